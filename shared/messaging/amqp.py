@@ -1,0 +1,315 @@
+"""The RabbitMQ bus on aio-pika: confirmed persistent publishes, ordered consumers that ack after the effect.
+
+- One robust, named connection per service (the name shows in the broker UI), with heartbeats.
+- One publishing channel with publisher confirms and ``mandatory``: ``publish`` returns only once the broker
+  confirmed; a return (unroutable), a nack or a confirm timeout raises ``PublishFailed``.
+- One channel per subscription with an explicit prefetch; deliveries are handled one at a time in queue order
+  and acked only after the handler returned. Dead letters are re-published to the DLX with ``x-error`` headers
+  (confirmed) before the original is acked, so a dead letter is never lost in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+    DeliveryMode,
+    ExchangeType,
+)
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+
+from shared.contracts import Message, encode
+
+from .bus import Consumer, Dispatcher, MessageBus, Subscription, Verdict, dead_letter_headers
+from .errors import InvalidMessage, Outcome, PublishFailed
+from .topology import DLQ_ARGUMENTS, QueueSpec, Topology
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def with_heartbeat(url: str, heartbeat: int) -> str:
+    """Return ``url`` with a ``heartbeat`` query parameter unless it already names one."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("heartbeat", str(heartbeat))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def retry_backoff(attempts: int) -> float:
+    """Return the pause before returning a transiently failed message: 50 ms doubling, at most 2 s."""
+    return min(0.05 * 2 ** (attempts - 1), 2.0)
+
+
+class AmqpBus(MessageBus):
+    """A ``MessageBus`` on a RabbitMQ broker."""
+
+    def __init__(self, url: str, *, topology: Topology | None = None, service: str = "tradebus",
+                 instance: str = "0", metrics: Any = None, confirm_timeout: float = 10.0,
+                 heartbeat: int = 30) -> None:
+        from shared.runtime.metrics import NullMetrics
+
+        super().__init__()
+        self.url = url
+        self.topology = topology or Topology()
+        self.service = service
+        self.instance = instance
+        self.metrics = metrics or NullMetrics()
+        self.confirm_timeout = confirm_timeout
+        self.heartbeat = heartbeat
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._consumers: list[_AmqpConsumer] = []
+        self.declared_queues: set[str] = set()
+
+    @property
+    def connection_name(self) -> str:
+        return f"tradebus-{self.service}@{self.instance}"
+
+    @property
+    def is_connected(self) -> bool:
+        connection = self._connection
+        return connection is not None and not connection.is_closed and connection.connected.is_set()
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            with_heartbeat(self.url, self.heartbeat), client_properties={"connection_name": self.connection_name},
+            timeout=10)
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self.declare_exchanges(self._channel)
+        self.metrics.broker_connected.set(1)
+        self._connection.close_callbacks.add(lambda *_: self.metrics.broker_connected.set(0))
+        self._connection.reconnect_callbacks.add(lambda *_: self.metrics.broker_connected.set(1))
+
+    async def declare_exchanges(self, channel: AbstractChannel) -> None:
+        """Declare the family exchanges, the partitioned market exchange and the DLX (idempotent)."""
+        topo = self.topology
+        for name in topo.topic_exchanges():
+            self._exchanges[name] = await channel.declare_exchange(name, ExchangeType.TOPIC, durable=True)
+        partitioned = await channel.declare_exchange(topo.partitioned_market_exchange, ExchangeType.HEADERS,
+                                                     durable=True)
+        await partitioned.bind(self._exchanges[topo.exchange("market")], routing_key="#")
+        self._exchanges[topo.partitioned_market_exchange] = partitioned
+        self._exchanges[topo.dead_letter_exchange] = await channel.declare_exchange(
+            topo.dead_letter_exchange, ExchangeType.DIRECT, durable=True)
+
+    async def close(self) -> None:
+        for consumer in list(self._consumers):
+            await consumer.cancel()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        self.metrics.broker_connected.set(0)
+
+    async def abort(self) -> None:
+        """Drop the connection without finishing anything (a crash, for tests): unacked messages return."""
+        for consumer in list(self._consumers):
+            await consumer.kill()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    # -- publishing --------------------------------------------------------------------------------------------
+    async def publish(self, message: Message) -> None:
+        exchange, routing_key = self.topology.address(message)
+        headers = self.topology.headers_for(message)
+        headers["x-schema-version"] = message.schema_version
+        if message.causation_id is not None:
+            headers["x-causation-id"] = str(message.causation_id)
+        amqp_message = aio_pika.Message(
+            encode(message), message_id=str(message.message_id), type=message.type,
+            content_type="application/json", timestamp=message.ts_init, delivery_mode=DeliveryMode.PERSISTENT,
+            correlation_id=str(message.correlation_id), app_id=message.source, headers=headers)
+        await self._publish(exchange, routing_key, amqp_message, message.type)
+
+    async def publish_raw(self, exchange: str, routing_key: str, body: bytes, *,
+                          type_name: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
+        amqp_message = aio_pika.Message(body, type=type_name, content_type="application/json",
+                                        delivery_mode=DeliveryMode.PERSISTENT, headers=dict(headers or {}))
+        await self._publish(exchange, routing_key, amqp_message, type_name or "unknown")
+
+    async def _publish(self, exchange: str, routing_key: str, message: aio_pika.Message, type_name: str) -> None:
+        target = self._exchanges.get(exchange)
+        if target is None:
+            if self._channel is None:
+                raise PublishFailed("bus is not started")
+            target = self._exchanges[exchange] = await self._channel.get_exchange(exchange, ensure=False)
+        started = time.perf_counter()
+        try:
+            await target.publish(message, routing_key, mandatory=True, timeout=self.confirm_timeout)
+        except PublishError as error:
+            self.metrics.publish_failures(type_name, "unroutable").inc()
+            raise PublishFailed(f"unroutable: broker returned {routing_key!r} from {exchange!r}") from error
+        except DeliveryError as error:
+            self.metrics.publish_failures(type_name, "nacked").inc()
+            raise PublishFailed(f"broker nacked {routing_key!r} on {exchange!r}") from error
+        except asyncio.TimeoutError as error:
+            self.metrics.publish_failures(type_name, "timeout").inc()
+            raise PublishFailed(f"no confirm for {routing_key!r} within {self.confirm_timeout}s") from error
+        except CONNECTION_EXCEPTIONS as error:
+            self.metrics.publish_failures(type_name, "connection").inc()
+            raise PublishFailed(f"connection lost publishing {routing_key!r}: {error!r}") from error
+        self.metrics.confirm_latency.observe(time.perf_counter() - started)
+        self.metrics.published(type_name).inc()
+
+    # -- consuming ---------------------------------------------------------------------------------------------
+    async def declare(self, spec: QueueSpec, channel: AbstractChannel | None = None) -> AbstractQueue:
+        """Declare ``spec``'s dead-letter queue, the queue itself and its bindings (idempotent)."""
+        channel = channel or self._channel
+        assert channel is not None, "bus is not started"
+        per_instance = spec.mode == "per_instance"
+        if not per_instance:
+            dlq = await channel.declare_queue(spec.dlq, durable=True, arguments=DLQ_ARGUMENTS)
+            await dlq.bind(spec.dead_letter_exchange, routing_key=spec.name)
+        queue = await channel.declare_queue(spec.name, durable=spec.durable, exclusive=per_instance,
+                                            auto_delete=per_instance, arguments=spec.arguments())
+        self.declared_queues.update((spec.name,) if per_instance else (spec.name, spec.dlq))
+        for binding in spec.bindings:
+            if binding.headers:
+                await queue.bind(binding.exchange, routing_key="", arguments=dict(binding.headers))
+            else:
+                await queue.bind(binding.exchange, routing_key=binding.pattern)
+        return queue
+
+    async def subscribe(self, subscription: Subscription) -> Consumer:
+        assert self._connection is not None, "bus is not started"
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=subscription.prefetch)
+        queue = await self.declare(subscription.queue, channel)
+        consumer = _AmqpConsumer(self, channel, queue, Dispatcher(subscription, self.metrics))
+        await consumer.start()
+        self._consumers.append(consumer)
+        return consumer
+
+    async def dead_letter(self, incoming: AbstractIncomingMessage, verdict: Verdict, queue: str,
+                          attempts: int) -> None:
+        """Publish ``incoming`` to the DLX with headers saying why; raise ``PublishFailed`` if not confirmed."""
+        headers = dead_letter_headers(verdict, queue, incoming.exchange or "", incoming.routing_key or "",
+                                      attempts, incoming.headers)
+        letter = aio_pika.Message(
+            incoming.body, headers=headers, message_id=incoming.message_id, type=incoming.type,
+            content_type=incoming.content_type, correlation_id=incoming.correlation_id, app_id=incoming.app_id,
+            timestamp=incoming.timestamp, delivery_mode=DeliveryMode.PERSISTENT)
+        await self._publish(self.topology.dead_letter_exchange, queue, letter, verdict.type_name)
+        self.metrics.dead_lettered(verdict.type_name, verdict.reason_label).inc()
+        log.warning("dead-lettered %s from %s: %s", verdict.type_name, queue, verdict.reason)
+
+
+class _AmqpConsumer(Consumer):
+    """Feed deliveries through one worker task so a queue's messages are handled strictly in order."""
+
+    def __init__(self, bus: AmqpBus, channel: AbstractChannel, queue: AbstractQueue, dispatcher: Dispatcher) -> None:
+        self.bus = bus
+        self.channel = channel
+        self.queue = queue
+        self.dispatcher = dispatcher
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._tag: str | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._worker = asyncio.create_task(self._work(), name=f"consume:{self.queue.name}")
+        self._tag = await self.queue.consume(self._receive, no_ack=False)
+
+    async def _receive(self, incoming: AbstractIncomingMessage) -> None:
+        self._inbox.put_nowait(incoming)
+
+    async def cancel(self) -> None:
+        if self in self.bus._consumers:
+            self.bus._consumers.remove(self)
+        if self._tag is not None and not self.channel.is_closed:
+            try:
+                await self.queue.cancel(self._tag)
+            except CONNECTION_EXCEPTIONS:
+                pass
+        self._inbox.put_nowait(_STOP)
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
+        await self._return_unhandled()
+        if not self.channel.is_closed:
+            await self.channel.close()
+
+    async def kill(self) -> None:
+        if self in self.bus._consumers:
+            self.bus._consumers.remove(self)
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        if not self.channel.is_closed:
+            await self.channel.close()
+
+    async def _return_unhandled(self) -> None:
+        while not self._inbox.empty():
+            incoming = self._inbox.get_nowait()
+            if incoming is not _STOP:
+                await _settle_quietly(incoming.nack(requeue=True))
+
+    async def _work(self) -> None:
+        metrics = self.bus.metrics
+        while (incoming := await self._inbox.get()) is not _STOP:
+            metrics.in_flight.inc()
+            try:
+                if not await self._process(incoming):
+                    return
+            finally:
+                metrics.in_flight.dec()
+
+    async def _process(self, incoming: AbstractIncomingMessage) -> bool:
+        """Handle one delivery and settle it; return ``False`` when the service must stop."""
+        attempts = _attempts(incoming)
+        try:
+            message = self.dispatcher.decode(incoming.type, incoming.body)
+        except InvalidMessage as error:
+            verdict = self.dispatcher.reject(incoming.type, error)
+        else:
+            verdict = await self.dispatcher.handle(message, attempts)
+        outcome = verdict.outcome
+        if outcome is Outcome.ACK:
+            await _settle_quietly(incoming.ack())
+        elif outcome is Outcome.RETRY:
+            log.warning("retrying %s (attempt %d): %s", verdict.type_name, attempts, verdict.reason)
+            await asyncio.sleep(retry_backoff(attempts))
+            await _settle_quietly(incoming.nack(requeue=True))
+        elif outcome is Outcome.DEAD_LETTER:
+            try:
+                await self.bus.dead_letter(incoming, verdict, self.queue.name, attempts)
+            except PublishFailed:
+                log.exception("could not dead-letter %s; returning it to the queue", verdict.type_name)
+                await _settle_quietly(incoming.nack(requeue=True))
+                return True
+            await _settle_quietly(incoming.ack())
+        else:
+            log.critical("stopping: %s on %s failed: %s", verdict.type_name, self.queue.name, verdict.reason,
+                         exc_info=verdict.error)
+            self.bus._crash(verdict.error or RuntimeError(verdict.reason))
+            return False
+        return True
+
+
+def _attempts(incoming: AbstractIncomingMessage) -> int:
+    count = (incoming.headers or {}).get("x-delivery-count")
+    if isinstance(count, int):
+        return count + 1
+    return 2 if incoming.redelivered else 1
+
+
+async def _settle_quietly(settle: Any) -> None:
+    # after a reconnect the old delivery tag is void: the broker redelivers the message, handlers are idempotent
+    try:
+        await settle
+    except CONNECTION_EXCEPTIONS as error:
+        log.warning("could not settle a delivery (%r); the broker will redeliver it", error)
+

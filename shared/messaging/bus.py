@@ -1,0 +1,195 @@
+"""The message-bus interface both buses implement, and the delivery logic they share.
+
+A service publishes typed messages and subscribes handler tables to queues. The bus turns bytes into a typed
+message before any handler runs, acks only after the handler returned (its effects stored, its own publishes
+confirmed), and decides a failed message's fate by the exception type (see ``errors``).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextvars
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.contracts import Message, UnknownMessageType, decode
+
+from .errors import ErrorPolicy, InvalidMessage, Outcome, describe, outcome_of
+from .topology import QueueSpec, Topology
+
+Handler = Callable[[Message], Awaitable[None]]
+
+current_correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+"""The correlation id of the message being handled; structured logs include it."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Deliver messages from ``queue`` to ``handlers``: one handler per message type, processed in order.
+
+    ``prefetch`` bounds unacknowledged deliveries; ``on_unexpected`` says what an exception that is neither
+    ``InvalidMessage`` nor ``TransientError`` does (``CRASH`` on the order path).
+    """
+
+    queue: QueueSpec
+    handlers: Mapping[type[Message], Handler]
+    prefetch: int = 64
+    on_unexpected: ErrorPolicy = ErrorPolicy.RETRY
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the dispatcher decided for one delivery."""
+
+    outcome: Outcome
+    type_name: str
+    reason: str = ""
+    error: BaseException | None = None
+
+    @property
+    def reason_label(self) -> str:
+        """Return a low-cardinality label for metrics: invalid, retries_exhausted or unhandled_type."""
+        if isinstance(self.error, InvalidMessage):
+            return "invalid"
+        return "retries_exhausted" if self.error is not None else "unhandled_type"
+
+
+class Consumer(abc.ABC):
+    """A running subscription."""
+
+    @abc.abstractmethod
+    async def cancel(self) -> None:
+        """Stop receiving, finish the message in hand, and return the rest unacked to the queue."""
+
+    @abc.abstractmethod
+    async def kill(self) -> None:
+        """Stop at once, mid-handler if need be, acking nothing more (simulates a crash)."""
+
+
+class MessageBus(abc.ABC):
+    """Publish typed messages and consume them through subscriptions."""
+
+    topology: Topology
+
+    def __init__(self) -> None:
+        self._fatal: asyncio.Future[None] | None = None
+
+    @property
+    def fatal(self) -> asyncio.Future[None]:
+        """Return a future that fails with the error when a handler crashed the service (``Outcome.CRASH``)."""
+        if self._fatal is None:
+            self._fatal = asyncio.get_running_loop().create_future()
+        return self._fatal
+
+    def _crash(self, error: BaseException) -> None:
+        if not self.fatal.done():
+            self.fatal.set_exception(error)
+
+    @property
+    @abc.abstractmethod
+    def is_connected(self) -> bool:
+        """Return whether the bus can reach its broker now."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect and declare the exchanges."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop every consumer gracefully, then disconnect."""
+
+    @abc.abstractmethod
+    async def publish(self, message: Message) -> None:
+        """Publish ``message``; return once the broker confirmed it, raise ``PublishFailed`` otherwise."""
+
+    @abc.abstractmethod
+    async def publish_raw(self, exchange: str, routing_key: str, body: bytes, *,
+                          type_name: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
+        """Publish bytes as they are (tools replaying dead letters, tests injecting bad input)."""
+
+    @abc.abstractmethod
+    async def subscribe(self, subscription: Subscription) -> Consumer:
+        """Declare the subscription's queue, its DLQ and bindings, and start consuming."""
+
+
+class Dispatcher:
+    """Decode, validate and handle one delivery, and return the verdict; shared by both buses."""
+
+    def __init__(self, subscription: Subscription, metrics: Any) -> None:
+        self.subscription = subscription
+        self.metrics = metrics
+        self._handlers = {cls.model_fields["type"].default: handler
+                          for cls, handler in subscription.handlers.items()}
+
+    def decode(self, type_name: str | None, body: bytes) -> Message:
+        """Turn wire bytes into a typed message, or raise ``InvalidMessage`` saying why."""
+        if not type_name:
+            raise InvalidMessage("message has no 'type' property")
+        try:
+            return decode(type_name, body)
+        except UnknownMessageType as error:
+            raise InvalidMessage(str(error)) from None
+        except ValidationError as error:
+            raise InvalidMessage(f"{type_name} failed validation: {_summarise(error)}") from None
+
+    async def handle(self, message: Message, attempts: int) -> Verdict:
+        """Run the handler for ``message`` (delivered ``attempts`` times so far, this one included)."""
+        type_name = message.type
+        handler = self._handlers.get(type_name)
+        if handler is None:
+            return self._verdict(Outcome.DEAD_LETTER, type_name,
+                                 f"no handler for {type_name} on queue {self.subscription.queue.name}")
+        token = current_correlation_id.set(str(message.correlation_id))
+        started = time.perf_counter()
+        try:
+            await handler(message)
+            error: BaseException | None = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the verdict decides; nothing is swallowed
+            error = exc
+        finally:
+            current_correlation_id.reset(token)
+        self.metrics.handler_duration(type_name).observe(time.perf_counter() - started)
+        outcome = outcome_of(error, self.subscription.on_unexpected)
+        if outcome is Outcome.RETRY and attempts >= self.subscription.queue.delivery_limit:
+            return self._verdict(Outcome.DEAD_LETTER, type_name,
+                                 f"delivery limit {attempts} reached; last error {describe(error)}", error)
+        return self._verdict(outcome, type_name, describe(error) if error else "", error)
+
+    def reject(self, type_name: str | None, error: InvalidMessage) -> Verdict:
+        """Return the verdict for a delivery that did not decode."""
+        return self._verdict(Outcome.DEAD_LETTER, type_name or "unknown", str(error), error)
+
+    def _verdict(self, outcome: Outcome, type_name: str, reason: str = "",
+                 error: BaseException | None = None) -> Verdict:
+        self.metrics.consumed(type_name, outcome.value).inc()
+        return Verdict(outcome, type_name, reason, error)
+
+
+def dead_letter_headers(verdict: Verdict, queue: str, exchange: str, routing_key: str, attempts: int,
+                        original: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the headers a dead letter carries: why it died, where it came from, when, after how many tries."""
+    headers = dict(original or {})
+    headers.update({
+        "x-error": verdict.reason or "dead-lettered",
+        "x-error-type": type(verdict.error).__name__ if verdict.error else "none",
+        "x-failed-queue": queue,
+        "x-original-exchange": exchange,
+        "x-original-routing-key": routing_key,
+        "x-failed-at": datetime.now(timezone.utc).isoformat(),
+        "x-attempts": attempts,
+    })
+    return headers
+
+
+def _summarise(error: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()[:5]]
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

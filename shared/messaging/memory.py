@@ -1,0 +1,276 @@
+"""An in-memory bus with the AMQP bus's interface and routing: the backtest engine and the embedded default.
+
+Dispatch is deterministic FIFO: one global queue of deliveries, handled one at a time in publish order, so a
+backtest gives the same output every run. The fast path passes message objects as they are (no serialisation);
+``strict=True`` round-trips every message through JSON so tests catch contract drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from shared.contracts import Message, encode
+from shared.runtime.metrics import NullMetrics
+
+from .bus import Consumer, Dispatcher, MessageBus, Subscription, Verdict, dead_letter_headers
+from .errors import InvalidMessage, Outcome, PublishFailed
+from .topology import PARTITION_HEADER, QueueSpec, Topology
+
+
+@lru_cache(maxsize=4096)
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """Return whether a topic binding ``pattern`` (``*`` one word, ``#`` zero or more) matches ``routing_key``."""
+    return _match(tuple(pattern.split(".")), tuple(routing_key.split(".")))
+
+
+def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    return bool(words) and (head == "*" or head == words[0]) and _match(rest, words[1:])
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One message on its way to one queue; ``raw`` holds undecoded bytes from ``publish_raw``."""
+
+    message: Message | None
+    exchange: str
+    routing_key: str
+    type_name: str | None
+    raw: bytes | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+
+
+@dataclass(eq=False)
+class _Queue:
+    spec: QueueSpec
+    consumer: "_MemoryConsumer | None" = None
+    parked: deque[Delivery] = field(default_factory=deque)
+
+
+class _MemoryConsumer(Consumer):
+    def __init__(self, bus: "InMemoryBus", queue: _Queue, dispatcher: Dispatcher) -> None:
+        self.bus = bus
+        self.queue = queue
+        self.dispatcher = dispatcher
+
+    async def cancel(self) -> None:
+        await self.bus._wait_handler_of(self.queue)
+        self.queue.consumer = None
+
+    async def kill(self) -> None:
+        self.queue.consumer = None
+        await self.bus._kill_handler_of(self.queue)
+
+
+class InMemoryBus(MessageBus):
+    """A single-process bus: same interface and topic routing as RabbitMQ, deterministic FIFO dispatch."""
+
+    def __init__(self, topology: Topology | None = None, *, strict: bool = False, metrics: Any = None) -> None:
+        super().__init__()
+        self.topology = topology or Topology()
+        self.strict = strict
+        self.metrics = metrics or NullMetrics()
+        self.dead_letters: dict[str, list[Delivery]] = {}
+        self._queues: dict[str, _Queue] = {}
+        self._exchange_bindings: list[tuple[str, str, str]] = [
+            (self.topology.exchange("market"), self.topology.partitioned_market_exchange, "#")]
+        self._routes: dict[tuple[str, str, int | None], tuple[_Queue, ...]] = {}
+        self._ready: deque[tuple[_Queue, Delivery]] = deque()
+        self._current: tuple[_Queue, Delivery] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._pump: asyncio.Task[None] | None = None
+        self._settled_waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def is_connected(self) -> bool:
+        return True
+
+    async def start(self) -> None:
+        """Start dispatching in the background (live embedded mode); a backtest calls ``drain`` instead."""
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._pump_forever(), name="memory-bus-pump")
+
+    async def close(self) -> None:
+        if self._pump is not None:
+            await self.drain()
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+            self._pump = None
+        for queue in self._queues.values():
+            queue.consumer = None
+
+    # -- publishing --------------------------------------------------------------------------------------------
+    async def publish(self, message: Message) -> None:
+        exchange, routing_key = self.topology.address(message)
+        partition = self.topology.headers_for(message).get(PARTITION_HEADER)
+        queues = self._route(exchange, routing_key, partition)
+        if not queues:
+            self.metrics.publish_failures(message.type, "unroutable").inc()
+            raise PublishFailed(f"unroutable: no queue bound for {routing_key!r} on {exchange!r}")
+        if self.strict:
+            message = type(message).model_validate_json(encode(message))
+        for queue in queues:
+            self._ready.append((queue, Delivery(message, exchange, routing_key, message.type)))
+        self.metrics.published(message.type).inc()
+        self._wake.set()
+
+    async def publish_raw(self, exchange: str, routing_key: str, body: bytes, *,
+                          type_name: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
+        headers = dict(headers or {})
+        queues = self._route(exchange, routing_key, headers.get(PARTITION_HEADER))
+        if not queues:
+            raise PublishFailed(f"unroutable: no queue bound for {routing_key!r} on {exchange!r}")
+        for queue in queues:
+            self._ready.append((queue, Delivery(None, exchange, routing_key, type_name, body, headers)))
+        self._wake.set()
+
+    def _route(self, exchange: str, routing_key: str, partition: int | None) -> tuple[_Queue, ...]:
+        key = (exchange, routing_key, partition)
+        queues = self._routes.get(key)
+        if queues is None:
+            queues = self._routes[key] = tuple(self._resolve(exchange, routing_key, partition, set()))
+        return queues
+
+    def _resolve(self, exchange: str, routing_key: str, partition: int | None, seen: set[str]) -> list[_Queue]:
+        if exchange in seen:
+            return []
+        seen.add(exchange)
+        found = [q for q in self._queues.values() if any(
+            b.exchange == exchange and (
+                dict(b.headers).get(PARTITION_HEADER) == partition if b.headers else topic_matches(b.pattern, routing_key))
+            for b in q.spec.bindings)]
+        for source, destination, pattern in self._exchange_bindings:
+            if source == exchange and topic_matches(pattern, routing_key):
+                found += [q for q in self._resolve(destination, routing_key, partition, seen) if q not in found]
+        return found
+
+    # -- consuming ---------------------------------------------------------------------------------------------
+    async def declare(self, spec: QueueSpec) -> None:
+        """Declare a queue so that it keeps messages before anyone consumes it."""
+        if spec.name not in self._queues:
+            self._queues[spec.name] = _Queue(spec)
+            self.dead_letters.setdefault(spec.name, [])
+            self._routes.clear()
+
+    async def subscribe(self, subscription: Subscription) -> Consumer:
+        await self.declare(subscription.queue)
+        queue = self._queues[subscription.queue.name]
+        if queue.consumer is not None:
+            raise RuntimeError(f"queue {queue.spec.name} already has a consumer on this in-memory bus")
+        queue.consumer = _MemoryConsumer(self, queue, Dispatcher(subscription, self.metrics))
+        self._ready.extendleft((queue, d) for d in reversed(queue.parked))
+        queue.parked.clear()
+        self._wake.set()
+        return queue.consumer
+
+    def pending(self, queue_name: str) -> int:
+        """Return how many messages wait in ``queue_name`` (ready or parked without a consumer)."""
+        queue = self._queues[queue_name]
+        return len(queue.parked) + sum(1 for q, _ in self._ready if q is queue)
+
+    async def drain(self) -> None:
+        """Dispatch until no delivery is left; raise the error of a handler that crashed the service."""
+        if self._runner is not None and not self._runner.done():
+            await asyncio.shield(self._idle.wait())
+        else:
+            self._runner = asyncio.current_task()
+            self._idle.clear()
+            try:
+                await self._dispatch_until_idle()
+            finally:
+                self._idle.set()
+                self._runner = None
+        if self._fatal is not None and self._fatal.done():
+            self._fatal.result()
+
+    async def _pump_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:  # noqa: BLE001 - a crash is reported through ``fatal``; stop dispatching
+                return
+
+    async def _dispatch_until_idle(self) -> None:
+        ready = self._ready
+        while ready and (self._fatal is None or not self._fatal.done()):
+            queue, delivery = ready.popleft()
+            consumer = queue.consumer
+            if consumer is None:
+                queue.parked.append(delivery)
+                continue
+            self._current = (queue, delivery)
+            try:
+                verdict = await self._deliver(consumer.dispatcher, delivery)
+            except asyncio.CancelledError:
+                self._requeue(queue, delivery)
+                raise
+            finally:
+                self._current = None
+                if self._settled_waiters:
+                    self._wake_settled_waiters()
+            self._settle(queue, delivery, verdict)
+
+    async def _deliver(self, dispatcher: Dispatcher, delivery: Delivery) -> Verdict:
+        delivery.attempts += 1
+        message = delivery.message
+        if message is None:
+            try:
+                message = dispatcher.decode(delivery.type_name, delivery.raw or b"")
+            except InvalidMessage as error:
+                return dispatcher.reject(delivery.type_name, error)
+        return await dispatcher.handle(message, delivery.attempts)
+
+    def _settle(self, queue: _Queue, delivery: Delivery, verdict: Verdict) -> None:
+        if verdict.outcome is Outcome.ACK:
+            return
+        if verdict.outcome is Outcome.RETRY:
+            self._ready.appendleft((queue, delivery))
+        elif verdict.outcome is Outcome.DEAD_LETTER:
+            delivery.headers = dead_letter_headers(verdict, queue.spec.name, delivery.exchange, delivery.routing_key,
+                                                   delivery.attempts, delivery.headers)
+            self.dead_letters[queue.spec.name].append(delivery)
+            self.metrics.dead_lettered(verdict.type_name, verdict.reason_label).inc()
+        elif verdict.outcome is Outcome.CRASH:
+            self._requeue(queue, delivery)
+            queue.consumer = None
+            self._crash(verdict.error or RuntimeError(verdict.reason))
+
+    def _requeue(self, queue: _Queue, delivery: Delivery) -> None:
+        self._ready.appendleft((queue, delivery))
+
+    async def _wait_handler_of(self, queue: _Queue) -> None:
+        while self._current is not None and self._current[0] is queue:
+            waiter = asyncio.get_running_loop().create_future()
+            self._settled_waiters.append(waiter)
+            await waiter
+
+    def _wake_settled_waiters(self) -> None:
+        waiters, self._settled_waiters = self._settled_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _kill_handler_of(self, queue: _Queue) -> None:
+        runner = self._runner
+        if self._current is not None and self._current[0] is queue and runner is not None:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            if self._pump is runner or (self._pump is not None and self._pump.done()):
+                self._pump = asyncio.create_task(self._pump_forever(), name="memory-bus-pump")
+                self._wake.set()
+

@@ -1,0 +1,220 @@
+"""Every RabbitMQ name tradebus uses, built by rules in this one module.
+
+Exchanges (all durable)::
+
+    {ns}.market       topic    market events      routing key  market.<bar|trade|quote|book>.<symbol>
+    {ns}.signal       topic    strategy signals   routing key  signal.generated.<symbol>
+    {ns}.command      topic    order commands     routing key  command.<submit_order|cancel_order>.<symbol>
+    {ns}.order        topic    order events       routing key  order.<accepted|rejected|...|filled>.<symbol>
+    {ns}.portfolio    topic    portfolio events   routing key  portfolio.<kind>.<symbol or ~>
+    {ns}.market.partitioned  headers  bound to {ns}.market with '#'; routes on the ``x-partition`` header
+    {ns}.dlx          direct   dead letters, routing key = the name of the queue the message died in
+
+A symbol's dots are escaped (``BRK.B`` -> ``BRK%2EB``) so every routing key has exactly three words and
+consumers bind by type (``market.bar.*``) or by symbol (``market.*.ORCL``). Messages without a symbol use ``~``.
+
+Queues are durable **quorum** queues, each with a dead-letter queue ``<queue>.dlq`` and a delivery limit, so a
+message that keeps failing ends up in the DLQ instead of looping. Delivery modes:
+
+- *shared work queue* ``{ns}.<service>.<purpose>``: one per consuming service, every replica of the service
+  competes on it (portfolio, execution: one replica each, ordered).
+- *partition queue* ``{ns}.strategy.market.p<NN>``: single active consumer; market events are spread over
+  ``MARKET_PARTITIONS`` of them by a stable hash of the symbol (the publisher sets ``x-partition``), so a
+  symbol's events stay in order on one queue and strategy workers can own disjoint sets of partitions.
+- *one per instance* ``{ns}.<service>.<purpose>.<instance>``: exclusive, auto-deleted (tools such as ``tail``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared.contracts import (
+    BarClosed,
+    CancelOrder,
+    Message,
+    OrderAccepted,
+    OrderBookUpdated,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    PortfolioSnapshot,
+    PositionChanged,
+    QuoteTicked,
+    SignalGenerated,
+    SubmitOrder,
+    TradeTicked,
+    TradingHalted,
+    TradingResumed,
+)
+
+DEFAULT_NAMESPACE = "tradebus"
+DEFAULT_DELIVERY_LIMIT = 5
+MARKET_PARTITIONS = 16
+PARTITION_HEADER = "x-partition"
+NO_SYMBOL = "~"
+
+FAMILIES = ("market", "signal", "command", "order", "portfolio")
+
+ROUTES: dict[type[Message], tuple[str, str]] = {
+    BarClosed: ("market", "bar"),
+    TradeTicked: ("market", "trade"),
+    QuoteTicked: ("market", "quote"),
+    OrderBookUpdated: ("market", "book"),
+    SignalGenerated: ("signal", "generated"),
+    SubmitOrder: ("command", "submit_order"),
+    CancelOrder: ("command", "cancel_order"),
+    OrderAccepted: ("order", "accepted"),
+    OrderRejected: ("order", "rejected"),
+    OrderCanceled: ("order", "canceled"),
+    OrderExpired: ("order", "expired"),
+    OrderFilled: ("order", "filled"),
+    PositionChanged: ("portfolio", "position_changed"),
+    PortfolioSnapshot: ("portfolio", "snapshot"),
+    TradingHalted: ("portfolio", "halted"),
+    TradingResumed: ("portfolio", "resumed"),
+}
+"""Message type -> (family, kind): the family picks the exchange, the kind the routing key's second word."""
+
+ROUTES_BY_NAME: dict[str, tuple[str, str]] = {cls.model_fields["type"].default: route for cls, route in ROUTES.items()}
+
+
+def symbol_token(symbol: str | None) -> str:
+    """Return ``symbol`` as one routing-key word (dots escaped), or ``~`` when there is none."""
+    return NO_SYMBOL if symbol is None else symbol.replace(".", "%2E")
+
+
+def partition_of(symbol: str, partitions: int = MARKET_PARTITIONS) -> int:
+    """Return the market partition of ``symbol``: a stable hash, identical in every process and version."""
+    return zlib.crc32(symbol.encode()) % partitions
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """Bind a queue to ``exchange`` with a topic ``pattern``, or with ``headers`` on a headers exchange."""
+
+    exchange: str
+    pattern: str = "#"
+    headers: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """A queue, its bindings and its delivery mode; ``arguments()`` gives the exact declare arguments."""
+
+    name: str
+    bindings: tuple[Binding, ...]
+    dead_letter_exchange: str
+    mode: Literal["shared", "single_active", "per_instance"] = "shared"
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+
+    @property
+    def dlq(self) -> str:
+        """Return the name of this queue's dead-letter queue."""
+        return dead_letter_queue_name(self.name)
+
+    @property
+    def durable(self) -> bool:
+        return self.mode != "per_instance"
+
+    def arguments(self) -> dict[str, Any]:
+        """Return the ``x-`` arguments to declare this queue with (valid on RabbitMQ 3.10 through 4.x)."""
+        args: dict[str, Any] = {
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-routing-key": self.name,
+        }
+        if self.mode == "per_instance":
+            return args  # classic, exclusive: quorum queues cannot be exclusive
+        args |= {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            # at-least-once dead-lettering keeps a dead letter until the DLQ has confirmed it
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+        if self.mode == "single_active":
+            args["x-single-active-consumer"] = True
+        return args
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    """Return the name of the dead-letter queue of ``queue``."""
+    return f"{queue}.dlq"
+
+
+DLQ_ARGUMENTS: dict[str, Any] = {"x-queue-type": "quorum"}
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names for one namespace; tests give each run its own namespace so they never share a queue."""
+
+    namespace: str = DEFAULT_NAMESPACE
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+    partitions: int = MARKET_PARTITIONS
+    _exchanges: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_exchanges", {family: f"{self.namespace}.{family}" for family in FAMILIES})
+
+    # -- exchanges ---------------------------------------------------------------------------------------------
+    def exchange(self, family: str) -> str:
+        """Return the topic exchange of an event family."""
+        return self._exchanges[family]
+
+    @property
+    def partitioned_market_exchange(self) -> str:
+        return f"{self.namespace}.market.partitioned"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.namespace}.dlx"
+
+    def topic_exchanges(self) -> tuple[str, ...]:
+        """Return every topic exchange, one per family."""
+        return tuple(self._exchanges.values())
+
+    # -- routing -----------------------------------------------------------------------------------------------
+    def address(self, message: Message) -> tuple[str, str]:
+        """Return (exchange, routing key) for ``message``."""
+        family, kind = ROUTES[type(message)]
+        return self._exchanges[family], f"{family}.{kind}.{symbol_token(message.routing_symbol())}"
+
+    def address_of(self, type_name: str, symbol: str | None) -> tuple[str, str]:
+        """Return (exchange, routing key) for a message named ``type_name`` about ``symbol``."""
+        family, kind = ROUTES_BY_NAME[type_name]
+        return self._exchanges[family], f"{family}.{kind}.{symbol_token(symbol)}"
+
+    def pattern(self, message_type: type[Message], symbol: str | None = None) -> str:
+        """Return the binding pattern for ``message_type``, for one symbol or (``None``) all of them."""
+        family, kind = ROUTES[message_type]
+        return f"{family}.{kind}.{'*' if symbol is None else symbol_token(symbol)}"
+
+    def bind(self, *message_types: type[Message], symbol: str | None = None) -> tuple[Binding, ...]:
+        """Return bindings that deliver ``message_types`` (optionally for one symbol only)."""
+        return tuple(Binding(self.exchange(ROUTES[t][0]), self.pattern(t, symbol)) for t in message_types)
+
+    def headers_for(self, message: Message) -> dict[str, Any]:
+        """Return routing headers the publisher must set (the market partition of market events)."""
+        if ROUTES[type(message)][0] == "market":
+            return {PARTITION_HEADER: partition_of(message.routing_symbol(), self.partitions)}
+        return {}
+
+    # -- queues ------------------------------------------------------------------------------------------------
+    def service_queue(self, service: str, purpose: str, bindings: tuple[Binding, ...]) -> QueueSpec:
+        """Return the shared work queue ``{ns}.<service>.<purpose>``."""
+        return QueueSpec(f"{self.namespace}.{service}.{purpose}", bindings, self.dead_letter_exchange,
+                         delivery_limit=self.delivery_limit)
+
+    def partition_queue(self, partition: int) -> QueueSpec:
+        """Return strategy market partition queue ``p<NN>``: single active consumer, so one worker at a time."""
+        binding = Binding(self.partitioned_market_exchange, headers=(("x-match", "all"), (PARTITION_HEADER, partition)))
+        return QueueSpec(f"{self.namespace}.strategy.market.p{partition:02d}", (binding,), self.dead_letter_exchange,
+                         mode="single_active", delivery_limit=self.delivery_limit)
+
+    def instance_queue(self, service: str, purpose: str, instance: str, bindings: tuple[Binding, ...]) -> QueueSpec:
+        """Return an exclusive, auto-deleted queue for one process (tools, live views)."""
+        return QueueSpec(f"{self.namespace}.{service}.{purpose}.{instance}", bindings, self.dead_letter_exchange,
+                         mode="per_instance")

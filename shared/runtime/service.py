@@ -1,0 +1,144 @@
+"""The lifecycle every service shares: start, consume, serve metrics and health, stop gracefully on SIGTERM.
+
+A service's composition root returns a ``ServiceApp``; ``run_service`` runs it as a process. Start-up and crash
+recovery are one path: ``on_start`` hooks (reload state, reconcile) run before any consumer starts.
+
+Exit codes: 0 after a graceful stop, 70 when a handler or a background task failed in a way that makes going
+on unsafe (the unacked message is redelivered to the restarted service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from shared.messaging.amqp import AmqpBus
+from shared.messaging.bus import Consumer, MessageBus, Subscription
+from shared.messaging.topology import Topology
+
+from .http import ObservabilityServer
+from .logs import configure_logging
+from .metrics import BusMetrics
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FATAL = 70
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceApp:
+    """A wired service: its bus, its subscriptions (handler tables), background tasks and lifecycle hooks."""
+
+    name: str
+    bus: MessageBus
+    subscriptions: Sequence[Subscription] = ()
+    tasks: Sequence[Hook] = ()
+    on_start: Sequence[Hook] = ()
+    on_stop: Sequence[Hook] = ()
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    health_details: Callable[[], dict[str, Any]] = dict
+
+
+class ServiceRunner:
+    """Start and stop a ``ServiceApp``; usable in-process (tests, the embedded suite) and by ``run_service``."""
+
+    def __init__(self, app: ServiceApp) -> None:
+        self.app = app
+        self.consumers: list[Consumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def start(self) -> None:
+        """Connect, run the start-up hooks, then start consuming and the background tasks."""
+        await self.app.bus.start()
+        for hook in self.app.on_start:
+            await hook()
+        for subscription in self.app.subscriptions:
+            self.consumers.append(await self.app.bus.subscribe(subscription))
+        for job in self.app.tasks:
+            task = asyncio.create_task(job(), name=f"{self.app.name}:{getattr(job, '__name__', 'task')}")
+            task.add_done_callback(self._task_done)
+            self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and not self.failed.done():
+            self.failed.set_exception(task.exception())  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        """Stop consuming (finishing messages in hand), cancel background tasks, run stop hooks, disconnect."""
+        for consumer in self.consumers:
+            await consumer.cancel()
+        self.consumers.clear()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for hook in self.app.on_stop:
+            await hook()
+        await self.app.bus.close()
+
+    async def wait_failure(self) -> BaseException:
+        """Wait until a handler crashed the service or a background task failed, and return the error."""
+        fatal = self.app.bus.fatal
+        done, _ = await asyncio.wait({fatal, self.failed}, return_when=asyncio.FIRST_COMPLETED)
+        return next(iter(done)).exception() or RuntimeError("service failed")
+
+
+def make_amqp_bus(settings: ServiceSettings, registry: CollectorRegistry) -> AmqpBus:
+    """Build the RabbitMQ bus a service uses, from its settings, with its metrics."""
+    return AmqpBus(settings.amqp_url.get_secret_value(),
+                   topology=Topology(settings.namespace, delivery_limit=settings.delivery_limit),
+                   service=settings.service_name, instance=settings.instance_id,
+                   metrics=BusMetrics(registry, settings.service_name),
+                   confirm_timeout=settings.confirm_timeout_s, heartbeat=settings.heartbeat_s)
+
+
+async def run_service(build: Callable[[ServiceSettings], ServiceApp], settings: ServiceSettings) -> int:
+    """Run the service ``build`` wires until SIGTERM/SIGINT (exit 0) or a fatal failure (exit 70)."""
+    configure_logging(settings.service_name, settings.instance_id, settings.log_level, settings.log_json)
+    log.info("starting %s with %s", settings.service_name, settings.public_dict())
+    app = build(settings)
+    runner = ServiceRunner(app)
+
+    def health() -> dict[str, Any]:
+        connected = app.bus.is_connected
+        return {"status": "ok" if connected else "degraded", "service": app.name,
+                "instance": settings.instance_id, "broker_connected": connected, **app.health_details()}
+
+    server = ObservabilityServer(app.registry, health, settings.metrics_host, settings.metrics_port)
+    port = await server.start()
+    log.info("metrics and health on http://%s:%d/", settings.metrics_host, port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    code = EXIT_OK
+    try:
+        await runner.start()
+        log.info("%s running", app.name)
+        stopped = asyncio.create_task(stop.wait())
+        failure = asyncio.create_task(runner.wait_failure())
+        await asyncio.wait({stopped, failure}, return_when=asyncio.FIRST_COMPLETED)
+        if failure.done():
+            log.critical("%s stopping after a fatal error: %r", app.name, failure.result())
+            code = EXIT_FATAL
+        else:
+            log.info("%s stopping: signal received", app.name)
+            failure.cancel()
+        stopped.cancel()
+    finally:
+        if code == EXIT_OK:
+            await runner.stop()
+        await server.close()
+    log.info("%s stopped (exit %d)", app.name, code)
+    return code
