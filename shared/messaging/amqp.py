@@ -4,8 +4,10 @@
 - One publishing channel with publisher confirms and ``mandatory``: ``publish`` returns only once the broker
   confirmed; a return (unroutable), a nack or a confirm timeout raises ``PublishFailed``.
 - One channel per subscription with an explicit prefetch; deliveries are handled one at a time in queue order
-  and acked only after the handler returned. Dead letters are re-published to the DLX with ``x-error`` headers
-  (confirmed) before the original is acked, so a dead letter is never lost in between.
+  and acked only after the handler returned. A transient failure is retried in place, with backoff, until the
+  delivery limit, so a retry never lets later messages overtake it. Dead letters are re-published to the DLX
+  with ``x-error`` headers (confirmed) before the original is acked, so a dead letter is never lost in between.
+- ``cancel`` (a graceful stop) finishes the delivery in hand and returns every other unacked one, in order.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from aio_pika.abc import (
     DeliveryMode,
     ExchangeType,
 )
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity, DeliveryError, PublishError
 
 from shared.contracts import Message, encode
 
@@ -142,11 +144,7 @@ class AmqpBus(MessageBus):
         await self._publish(exchange, routing_key, amqp_message, type_name or "unknown")
 
     async def _publish(self, exchange: str, routing_key: str, message: aio_pika.Message, type_name: str) -> None:
-        target = self._exchanges.get(exchange)
-        if target is None:
-            if self._channel is None:
-                raise PublishFailed("bus is not started")
-            target = self._exchanges[exchange] = await self._channel.get_exchange(exchange, ensure=False)
+        target = self._exchanges.get(exchange) or await self._existing_exchange(exchange)
         started = time.perf_counter()
         try:
             await target.publish(message, routing_key, mandatory=True, timeout=self.confirm_timeout)
@@ -164,6 +162,24 @@ class AmqpBus(MessageBus):
             raise PublishFailed(f"connection lost publishing {routing_key!r}: {error!r}") from error
         self.metrics.confirm_latency.observe(time.perf_counter() - started)
         self.metrics.published(type_name).inc()
+
+    async def _existing_exchange(self, name: str) -> AbstractExchange:
+        """Return exchange ``name`` on the publishing channel once a throwaway channel saw that it exists.
+
+        Publishing to a missing exchange makes the broker close the channel, so probe on another one: the
+        publishing channel stays open for everything else.
+        """
+        if self._connection is None or self._channel is None:
+            raise PublishFailed("bus is not started")
+        probe = await self._connection.channel(publisher_confirms=False)
+        try:
+            await probe.declare_exchange(name, passive=True)
+        except ChannelNotFoundEntity as error:
+            raise PublishFailed(f"unroutable: exchange {name!r} does not exist") from error
+        finally:
+            await probe.close()  # even when the broker closed it: a robust channel would reopen itself
+        exchange = self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
+        return exchange
 
     # -- consuming ---------------------------------------------------------------------------------------------
     async def declare(self, spec: QueueSpec, channel: AbstractChannel | None = None) -> AbstractQueue:
@@ -219,6 +235,7 @@ class _AmqpConsumer(Consumer):
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._tag: str | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._worker = asyncio.create_task(self._work(), name=f"consume:{self.queue.name}")
@@ -228,6 +245,8 @@ class _AmqpConsumer(Consumer):
         self._inbox.put_nowait(incoming)
 
     async def cancel(self) -> None:
+        # set before any await: the worker must not start another delivery once a stop was asked for
+        self._stopping = True
         if self in self.bus._consumers:
             self.bus._consumers.remove(self)
         if self._tag is not None and not self.channel.is_closed:
@@ -260,6 +279,9 @@ class _AmqpConsumer(Consumer):
     async def _work(self) -> None:
         metrics = self.bus.metrics
         while (incoming := await self._inbox.get()) is not _STOP:
+            if self._stopping:
+                await _settle_quietly(incoming.nack(requeue=True))
+                continue
             metrics.in_flight.inc()
             try:
                 if not await self._process(incoming):
@@ -276,12 +298,16 @@ class _AmqpConsumer(Consumer):
             verdict = self.dispatcher.reject(incoming.type, error)
         else:
             verdict = await self.dispatcher.handle(message, attempts)
+            # retry here rather than requeue: a requeued message would go behind those already prefetched
+            while verdict.outcome is Outcome.RETRY and not self._stopping:
+                log.warning("retrying %s (attempt %d): %s", verdict.type_name, attempts, verdict.reason)
+                await asyncio.sleep(retry_backoff(attempts))
+                attempts += 1
+                verdict = await self.dispatcher.handle(message, attempts)
         outcome = verdict.outcome
         if outcome is Outcome.ACK:
             await _settle_quietly(incoming.ack())
-        elif outcome is Outcome.RETRY:
-            log.warning("retrying %s (attempt %d): %s", verdict.type_name, attempts, verdict.reason)
-            await asyncio.sleep(retry_backoff(attempts))
+        elif outcome is Outcome.RETRY:  # stopping: the next consumer gets it, before anything after it
             await _settle_quietly(incoming.nack(requeue=True))
         elif outcome is Outcome.DEAD_LETTER:
             try:

@@ -37,6 +37,18 @@ def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
     return bool(words) and (head == "*" or head == words[0]) and _match(rest, words[1:])
 
 
+def headers_match(binding: tuple[tuple[str, Any], ...], headers: Mapping[str, Any]) -> bool:
+    """Return whether a headers-exchange ``binding`` matches message ``headers``, as RabbitMQ decides it.
+
+    RabbitMQ ignores binding keys that start with ``x-`` (``x-match`` picks ``all`` or ``any``), so a binding
+    whose only keys are ``x-`` keys matches every message under ``all`` and none under ``any``.
+    """
+    arguments = dict(binding)
+    wanted = [(key, value) for key, value in arguments.items() if not key.startswith("x-")]
+    hits = (key in headers and headers[key] == value for key, value in wanted)
+    return any(hits) if arguments.get("x-match", "all") == "any" else all(hits)
+
+
 @dataclass(slots=True)
 class Delivery:
     """One message on its way to one queue; ``raw`` holds undecoded bytes from ``publish_raw``."""
@@ -64,11 +76,14 @@ class _MemoryConsumer(Consumer):
         self.dispatcher = dispatcher
 
     async def cancel(self) -> None:
+        # detach first: the dispatcher parks this queue's next deliveries instead of handing them over
+        if self.queue.consumer is self:
+            self.queue.consumer = None
         await self.bus._wait_handler_of(self.queue)
-        self.queue.consumer = None
 
     async def kill(self) -> None:
-        self.queue.consumer = None
+        if self.queue.consumer is self:
+            self.queue.consumer = None
         await self.bus._kill_handler_of(self.queue)
 
 
@@ -105,7 +120,12 @@ class InMemoryBus(MessageBus):
 
     async def close(self) -> None:
         if self._pump is not None:
-            await self.drain()
+            try:
+                await self.drain()
+            except Exception:
+                if self._fatal is None or not self._fatal.done():
+                    raise
+                # a handler crashed the service: that was reported through ``fatal``; closing must still work
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)
             self._pump = None
@@ -148,9 +168,10 @@ class InMemoryBus(MessageBus):
         if exchange in seen:
             return []
         seen.add(exchange)
+        headers = {} if partition is None else {PARTITION_HEADER: partition}
         found = [q for q in self._queues.values() if any(
             b.exchange == exchange and (
-                dict(b.headers).get(PARTITION_HEADER) == partition if b.headers else topic_matches(b.pattern, routing_key))
+                headers_match(b.headers, headers) if b.headers else topic_matches(b.pattern, routing_key))
             for b in q.spec.bindings)]
         for source, destination, pattern in self._exchange_bindings:
             if source == exchange and topic_matches(pattern, routing_key):
@@ -178,8 +199,12 @@ class InMemoryBus(MessageBus):
 
     def pending(self, queue_name: str) -> int:
         """Return how many messages wait in ``queue_name`` (ready or parked without a consumer)."""
+        return len(self.queued(queue_name))
+
+    def queued(self, queue_name: str) -> list[Delivery]:
+        """Return the deliveries waiting in ``queue_name``, oldest first (parked, then ready)."""
         queue = self._queues[queue_name]
-        return len(queue.parked) + sum(1 for q, _ in self._ready if q is queue)
+        return [*queue.parked, *(delivery for q, delivery in self._ready if q is queue)]
 
     async def drain(self) -> None:
         """Dispatch until no delivery is left; raise the error of a handler that crashed the service."""

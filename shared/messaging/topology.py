@@ -7,7 +7,7 @@ Exchanges (all durable)::
     {ns}.command      topic    order commands     routing key  command.<submit_order|cancel_order>.<symbol>
     {ns}.order        topic    order events       routing key  order.<accepted|rejected|...|filled>.<symbol>
     {ns}.portfolio    topic    portfolio events   routing key  portfolio.<kind>.<symbol or ~>
-    {ns}.market.partitioned  headers  bound to {ns}.market with '#'; routes on the ``x-partition`` header
+    {ns}.market.partitioned  headers  bound to {ns}.market with '#'; routes on the ``tradebus-partition`` header
     {ns}.dlx          direct   dead letters, routing key = the name of the queue the message died in
 
 A symbol's dots are escaped (``BRK.B`` -> ``BRK%2EB``) so every routing key has exactly three words and
@@ -19,7 +19,7 @@ message that keeps failing ends up in the DLQ instead of looping. Delivery modes
 - *shared work queue* ``{ns}.<service>.<purpose>``: one per consuming service, every replica of the service
   competes on it (portfolio, execution: one replica each, ordered).
 - *partition queue* ``{ns}.strategy.market.p<NN>``: single active consumer; market events are spread over
-  ``MARKET_PARTITIONS`` of them by a stable hash of the symbol (the publisher sets ``x-partition``), so a
+  ``MARKET_PARTITIONS`` of them by a stable hash of the symbol (the publisher sets ``tradebus-partition``), so a
   symbol's events stay in order on one queue and strategy workers can own disjoint sets of partitions.
 - *one per instance* ``{ns}.<service>.<purpose>.<instance>``: exclusive, auto-deleted (tools such as ``tail``).
 """
@@ -53,7 +53,7 @@ from shared.contracts import (
 DEFAULT_NAMESPACE = "tradebus"
 DEFAULT_DELIVERY_LIMIT = 5
 MARKET_PARTITIONS = 16
-PARTITION_HEADER = "x-partition"
+PARTITION_HEADER = "tradebus-partition"  # headers exchanges ignore x- keys in bindings
 NO_SYMBOL = "~"
 
 FAMILIES = ("market", "signal", "command", "order", "portfolio")

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from shared.messaging.amqp import AmqpBus
-from shared.messaging.bus import Consumer, MessageBus, Subscription
+from shared.contracts import Message
+from shared.messaging.bus import Consumer, Handler, MessageBus, Subscription
 from shared.messaging.topology import Topology
 
 from .http import ObservabilityServer
@@ -91,6 +93,13 @@ class ServiceRunner:
         fatal = self.app.bus.fatal
         done, _ = await asyncio.wait({fatal, self.failed}, return_when=asyncio.FIRST_COMPLETED)
         return next(iter(done)).exception() or RuntimeError("service failed")
+
+
+def bind_handlers(table: Mapping[type[Message], Callable[..., Awaitable[None]]], deps: Any,
+                  only: Iterable[type[Message]] | None = None) -> dict[type[Message], Handler]:
+    """Return ``table``'s handlers with their dependencies bound (``handler(message, deps)``), optionally a subset."""
+    wanted = table.keys() if only is None else only
+    return {message_type: partial(table[message_type], deps=deps) for message_type in wanted}
 
 
 def make_amqp_bus(settings: ServiceSettings, registry: CollectorRegistry) -> AmqpBus:

@@ -1,0 +1,36 @@
+# tradebus: `make run` sets up and runs the suite; `make test` sets up and runs the tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test unit integration check bench clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "tradebus needs Python 3.11 or newer" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## the four services trading a replay of sample data (RabbitMQ if it answers, else in-process)
+	$(BIN)/tradebus run
+
+test: install  ## every test: unit (no broker) and integration (real RabbitMQ)
+	$(BIN)/pytest -q
+
+unit: install
+	$(BIN)/pytest -q tests/unit tests/contract -k "not amqp" -m "not integration"
+
+integration: install
+	$(BIN)/pytest -q -m integration
+
+bench: install  ## long benchmarks; figures go to docs/benchmarks.md
+	$(BIN)/python bench/bus_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache var

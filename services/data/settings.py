@@ -1,0 +1,30 @@
+"""Settings of the data service (env prefix ``TRADEBUS_DATA_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.runtime.settings import ServiceSettings
+
+
+class DataSettings(ServiceSettings):
+    """What to replay, how fast, and what to do with bad rows."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADEBUS_DATA_")
+
+    service_name: str = "data"
+    metrics_port: int = Field(9101, ge=0, le=65535)
+    csv_paths: tuple[Path, ...] = Field((), description="CSV files of bars to replay; empty with synthetic_symbols=() replays nothing.")
+    symbols: tuple[str, ...] = Field((), description="Symbol of each CSV file (default: the file name's stem, upper-cased).")
+    timeframe: str = Field("1d", description="Timeframe label of the replayed bars.")
+    synthetic_symbols: tuple[str, ...] = Field((), description="Symbols of the seeded synthetic bar generator.")
+    synthetic_bars: int = Field(1000, ge=1, description="Bars per synthetic symbol.")
+    seed: int = Field(7, description="Seed of the synthetic generator.")
+    speed: float = Field(0.0, ge=0, description="Replay pace: 0 as fast as possible, else event time scaled by this factor.")
+    bad_rows: Literal["skip", "reject"] = Field("skip", description="Skip (and report) or reject (stop) on a bad row.")
+    history_bars: int = Field(5000, ge=1, description="Bars per symbol kept to answer history requests.")
+    start_delay_s: float = Field(0.0, ge=0, description="Wait before replaying, so consumers can bind first.")

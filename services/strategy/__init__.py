@@ -1,0 +1,1 @@
+"""The strategy service: runs configured strategies on market events and publishes their signals."""
