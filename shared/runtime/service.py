@@ -49,6 +49,8 @@ class ServiceApp:
     on_stop: Sequence[Hook] = ()
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     health_details: Callable[[], dict[str, Any]] = dict
+    deps: Any = None
+    """The handlers' dependencies (domain state), for the backtester and tests to inspect."""
 
 
 class ServiceRunner:

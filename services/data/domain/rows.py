@@ -1,0 +1,191 @@
+"""Turn the text lines of a market-data CSV into checked messages, reporting every bad row with its line.
+
+Lines come in numbered (``enumerate(file, 1)``), so a report names the physical line. Each symbol's stream must
+move forward in time: strictly for bars, while trades may share a timestamp. Blank lines carry no data and are
+passed over; every other line that does not become a message goes to the ``BadRowGate``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone, tzinfo
+from decimal import Decimal
+from itertools import chain
+
+from pydantic import TypeAdapter, ValidationError
+
+from shared.contracts import BarClosed, TradeTicked
+from shared.contracts.base import Symbol
+
+from .columns import BarColumns, TickColumns, TimeColumns
+from .messages import new_bar, new_trade, replay_id, stream_id_base
+from .timestamps import TimeParser, make_time_parser
+from .validation import BadRow, BadRowGate, bar_problem, order_problem, tick_problem
+
+NumberedLines = Iterable[tuple[int, str]]
+"""Lines of a file with their 1-based line numbers, as ``enumerate(file, 1)`` gives them."""
+
+_ZERO = Decimal(0)
+_DAWN = datetime.min.replace(tzinfo=timezone.utc)
+_SYMBOL = TypeAdapter(Symbol)
+_PARSE_ERRORS = (ValueError, IndexError, ArithmeticError)
+
+
+def split_row(line: str) -> list[str]:
+    """Split one CSV line into fields, honouring quotes only when the line has any (the rare, slow case)."""
+    if '"' in line:
+        return next(csv.reader([line]), [])
+    return line.rstrip("\r\n").split(",")
+
+
+def read_header(lines: Iterator[tuple[int, str]]) -> list[str]:
+    """Return the fields of the first non-blank line (the header); raise ``ValueError`` if there is none."""
+    for _, line in lines:
+        if line.strip():
+            return [name.strip().lstrip("\ufeff") for name in split_row(line)]
+    raise ValueError("the file has no header line")
+
+
+class _Stream:
+    __slots__ = ("symbol", "id_base", "last", "sequence")
+
+    def __init__(self, symbol: str, id_base: int) -> None:
+        self.symbol = symbol
+        self.id_base = id_base
+        self.last = _DAWN
+        self.sequence = 0
+
+
+class _RowReader:
+    kind = ""
+
+    def __init__(self, time: TimeColumns, prices: dict[str, int | None], symbol_column: int | None, *, file: str,
+                 source: str, symbol: str | None, gate: BadRowGate, tz: tzinfo, timeframe: str = "") -> None:
+        if symbol_column is None and symbol is None:
+            raise ValueError(f"{file}: no symbol column, so the feed needs a symbol")
+        self.time, self.prices, self.symbol_column = time, prices, symbol_column
+        self.file, self.source, self.timeframe, self.gate, self.tz = file, source, timeframe, gate, tz
+        self.streams: dict[str, _Stream] = {}
+        self.fixed = self.stream_of(symbol) if symbol_column is None and symbol is not None else None
+        used = [i for i in (time.first, time.second, symbol_column, *prices.values()) if i is not None]
+        self.width = max(used) + 1
+
+    def stream_of(self, symbol: str) -> _Stream:
+        stream = self.streams.get(symbol)
+        if stream is None:
+            _SYMBOL.validate_python(symbol)
+            stream = self.streams[symbol] = _Stream(symbol, stream_id_base(self.kind, self.source, symbol,
+                                                                           self.timeframe))
+        return stream
+
+    def start(self, lines: Iterator[tuple[int, str]]) -> tuple[TimeParser, list[tuple[int, str]]]:
+        """Read up to the first data line; return the time parser it implies and the lines read."""
+        taken = []
+        for number, line in lines:
+            taken.append((number, line))
+            if line.strip():
+                return make_time_parser(self.time, split_row(line), self.tz), taken
+        return make_time_parser(self.time, None, self.tz), taken
+
+    def reject(self, number: int, line: str, reason: str) -> None:
+        self.gate(BadRow(self.file, number, reason, line.rstrip("\r\n")[:200]))
+
+    def why_unparsable(self, row: Sequence[str], parse_time: TimeParser) -> str:
+        if len(row) < self.width:
+            return f"expected at least {self.width} fields, found {len(row)}"
+        try:
+            parse_time(row)
+        except _PARSE_ERRORS:
+            text = " ".join(row[i] for i in (self.time.first, self.time.second) if i is not None)
+            return f"unparsable timestamp {text!r}"
+        for name, index in self.prices.items():
+            if index is not None:
+                try:
+                    Decimal(row[index])
+                except _PARSE_ERRORS:
+                    return f"unparsable {name} {row[index]!r}"
+        if self.symbol_column is not None:
+            try:
+                self.stream_of(row[self.symbol_column])
+            except ValidationError:
+                return f"invalid symbol {row[self.symbol_column]!r}"
+        return "unparsable row"
+
+
+class BarRows(_RowReader):
+    """Read OHLCV bar lines into ``BarClosed`` messages (``ts_event`` = the row's timestamp)."""
+
+    kind = "BarClosed"
+
+    def __init__(self, columns: BarColumns, *, file: str, source: str, symbol: str | None, timeframe: str,
+                 gate: BadRowGate, tz: tzinfo = timezone.utc) -> None:
+        prices = {"open": columns.open, "high": columns.high, "low": columns.low, "close": columns.close,
+                  "volume": columns.volume}
+        super().__init__(columns.time, prices, columns.symbol, file=file, source=source, symbol=symbol,
+                         gate=gate, tz=tz, timeframe=timeframe)
+        self.columns = columns
+
+    def parse(self, lines: NumberedLines) -> Iterator[BarClosed]:
+        """Yield a bar per good line of ``lines`` (data lines, header already read); report the bad ones."""
+        lines = iter(lines)
+        parse_time, taken = self.start(lines)
+        c = self.columns
+        io, ih, il, ic, iv, isym = c.open, c.high, c.low, c.close, c.volume, c.symbol
+        fixed, stream_of, source, timeframe = self.fixed, self.stream_of, self.source, self.timeframe
+        D, problem, new, make_id = Decimal, bar_problem, new_bar, replay_id
+        for number, line in chain(taken, lines):
+            row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)
+            try:
+                ts = parse_time(row)
+                o, h, lo, cl = D(row[io]), D(row[ih]), D(row[il]), D(row[ic])
+                v = D(row[iv]) if iv is not None else _ZERO
+                stream = fixed if fixed is not None else stream_of(row[isym])
+            except _PARSE_ERRORS:
+                if line.strip():
+                    self.reject(number, line, self.why_unparsable(row, parse_time))
+                continue
+            reason = problem(o, h, lo, cl, v)
+            if reason is None and ts <= stream.last:
+                reason = order_problem(stream.last, ts)
+            if reason is not None:
+                self.reject(number, line, reason)
+                continue
+            stream.last = ts
+            yield new(make_id(stream.id_base, ts), ts, source, stream.symbol, timeframe, o, h, lo, cl, v)
+
+
+class TradeRows(_RowReader):
+    """Read trade lines into ``TradeTicked`` messages; trades may share a timestamp, never go back in time."""
+
+    kind = "TradeTicked"
+
+    def __init__(self, columns: TickColumns, *, file: str, source: str, symbol: str | None, gate: BadRowGate,
+                 tz: tzinfo = timezone.utc) -> None:
+        super().__init__(columns.time, {"price": columns.price, "size": columns.size}, columns.symbol, file=file,
+                         source=source, symbol=symbol, gate=gate, tz=tz)
+        self.columns = columns
+
+    def parse(self, lines: NumberedLines) -> Iterator[TradeTicked]:
+        """Yield a trade per good line of ``lines`` (data lines, header already read); report the bad ones."""
+        lines = iter(lines)
+        parse_time, taken = self.start(lines)
+        ip, isz, isym = self.columns.price, self.columns.size, self.columns.symbol
+        fixed, stream_of, source = self.fixed, self.stream_of, self.source
+        for number, line in chain(taken, lines):
+            row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)
+            try:
+                ts = parse_time(row)
+                price, size = Decimal(row[ip]), Decimal(row[isz])
+                stream = fixed if fixed is not None else stream_of(row[isym])
+            except _PARSE_ERRORS:
+                if line.strip():
+                    self.reject(number, line, self.why_unparsable(row, parse_time))
+                continue
+            reason = tick_problem(price, size) or order_problem(stream.last, ts, strict=False)
+            if reason is not None:
+                self.reject(number, line, reason)
+                continue
+            stream.sequence = stream.sequence + 1 if ts == stream.last else 0
+            stream.last = ts
+            yield new_trade(replay_id(stream.id_base, ts, stream.sequence), ts, source, stream.symbol, price, size)

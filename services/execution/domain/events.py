@@ -1,0 +1,59 @@
+"""Translate an order and the report just applied to it into the contract event the service publishes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from shared.contracts import (
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+)
+
+from .orders import Order
+from .reports import Accepted, Canceled, Expired, Filled, OrderEvent, Rejected
+
+
+def order_event(order: Order, report: OrderEvent, *, causation_id: UUID | None, source: str,
+                now: datetime) -> Event | None:
+    """Return the event that announces ``report`` about ``order`` (the order after the report), or ``None``.
+
+    ``Submitted``, ``SubmitUnknown`` and ``Triggered`` announce nothing. The event keeps the order's correlation
+    id (the chain that began with the market data behind the signal) and names the message being handled when
+    the report arrived (a signal, a command, the bar that filled the order) as its cause.
+    """
+    envelope = _envelope(order, report, causation_id, source, now)
+    match report:
+        case Accepted():
+            return OrderAccepted(**envelope, venue_order_id=report.venue_order_id, side=order.side,
+                                 quantity=order.quantity, order_type=order.order_type, limit_price=order.limit_price,
+                                 stop_price=order.stop_price, time_in_force=order.time_in_force)
+        case Rejected():
+            return OrderRejected(**envelope, reason=report.reason)
+        case Filled():
+            return OrderFilled(**envelope, fill_id=report.fill_id, venue_order_id=report.venue_order_id,
+                               side=order.side, quantity=report.quantity, price=report.price,
+                               commission=report.commission, cumulative_quantity=report.cumulative,
+                               leaves_quantity=report.leaves)
+        case Canceled():
+            return OrderCanceled(**envelope, venue_order_id=report.venue_order_id,
+                                 filled_quantity=report.filled_quantity, reason=report.reason)
+        case Expired():
+            return OrderExpired(**envelope, venue_order_id=report.venue_order_id,
+                                filled_quantity=report.filled_quantity)
+    return None
+
+
+def _envelope(order: Order, report: OrderEvent, causation_id: UUID | None, source: str,
+              now: datetime) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(ts_event=report.ts, ts_init=now, source=source, causation_id=causation_id,
+                                  client_order_id=order.client_order_id, strategy_id=order.strategy_id,
+                                  symbol=order.symbol)
+    if order.correlation_id is not None:
+        fields["correlation_id"] = UUID(order.correlation_id)
+    return fields

@@ -1,0 +1,1 @@
+"""The portfolio service: the account ledger, performance metrics and the risk rules it enforces."""

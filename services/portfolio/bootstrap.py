@@ -1,0 +1,56 @@
+"""Composition root of the portfolio service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CollectorRegistry
+
+from shared.contracts import BarClosed, OrderCanceled, OrderExpired, OrderFilled, OrderRejected
+from shared.messaging.bus import MessageBus, Subscription
+from shared.messaging.errors import ErrorPolicy
+from shared.runtime.clock import Clock, LiveClock
+from shared.runtime.service import ServiceApp, bind_handlers, make_amqp_bus
+
+from .adapters import LedgerStore, MemoryLedgerStore
+from .domain import DrawdownTracker, RiskGuard, RiskRules
+from .handlers import FILL_HANDLERS, MARKET_HANDLERS, PortfolioDeps, publish_snapshot
+from .settings import PortfolioSettings
+
+
+def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clock: Clock | None = None,
+              registry: CollectorRegistry | None = None,
+              store: LedgerStore | MemoryLedgerStore | None = None) -> ServiceApp:
+    """Wire the portfolio: reload the ledger from its store (crash recovery is start-up), consume fills and bars."""
+    registry = registry or CollectorRegistry()
+    bus = bus or make_amqp_bus(settings, registry)
+    store = store or LedgerStore(settings.state_dir / "ledger.db")
+    risk = store.load_risk_state()
+    rules = RiskRules(settings.max_drawdown, settings.stop_loss, settings.take_profit)
+    deps = PortfolioDeps(store.load(settings.starting_cash), store, DrawdownTracker(risk.peak_equity),
+                         RiskGuard(rules, halted=risk.halted, halt_reason=risk.halt_reason), bus,
+                         clock or LiveClock(), f"portfolio@{settings.instance_id}")
+    topo = bus.topology
+    fills = topo.service_queue("portfolio", "fills", topo.bind(OrderFilled, OrderRejected, OrderCanceled, OrderExpired))
+    market = topo.service_queue("portfolio", "market", topo.bind(BarClosed))
+    subscriptions = [
+        # money moves on both paths (fills, and risk exits decided on bars): an unexpected error stops the service
+        Subscription(fills, bind_handlers(FILL_HANDLERS, deps), settings.prefetch, ErrorPolicy.CRASH),
+        Subscription(market, bind_handlers(MARKET_HANDLERS, deps), settings.prefetch, ErrorPolicy.CRASH),
+    ]
+
+    async def publish_snapshots() -> None:
+        while True:
+            await asyncio.sleep(settings.snapshot_interval_s)
+            store.save_marks(deps.ledger.marks())
+            await publish_snapshot(None, deps)
+
+    async def close_store() -> None:
+        store.save_marks(deps.ledger.marks())
+        store.close()
+
+    def health() -> dict[str, object]:
+        return {"equity": str(deps.ledger.equity()), "fills": deps.ledger.fill_count, "halted": deps.guard.halted}
+
+    return ServiceApp("portfolio", bus, subscriptions, tasks=[publish_snapshots], on_stop=[close_store],
+                      registry=registry, health_details=health, deps=deps)
