@@ -6,7 +6,6 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from shared.contracts import BarClosed, OrderCanceled, OrderExpired, OrderFilled, OrderRejected
 from shared.messaging.bus import MessageBus, Subscription
 from shared.messaging.errors import ErrorPolicy
 from shared.runtime.clock import Clock, LiveClock
@@ -31,8 +30,7 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
                          RiskGuard(rules, halted=risk.halted, halt_reason=risk.halt_reason), bus,
                          clock or LiveClock(), f"portfolio@{settings.instance_id}")
     topo = bus.topology
-    fills = topo.service_queue("portfolio", "fills", topo.bind(OrderFilled, OrderRejected, OrderCanceled, OrderExpired))
-    market = topo.service_queue("portfolio", "market", topo.bind(BarClosed))
+    fills, market = topo.queue("portfolio", "fills"), topo.queue("portfolio", "market")
     subscriptions = [
         # money moves on both paths (fills, and risk exits decided on bars): an unexpected error stops the service
         Subscription(fills, bind_handlers(FILL_HANDLERS, deps), settings.prefetch, ErrorPolicy.CRASH),

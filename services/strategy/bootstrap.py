@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from shared.contracts import OrderFilled
 from shared.messaging.bus import MessageBus, Subscription
 from shared.runtime.clock import Clock, LiveClock
 from shared.runtime.service import ServiceApp, bind_handlers, make_amqp_bus
@@ -28,6 +27,6 @@ def bootstrap(settings: StrategySettings, *, bus: MessageBus | None = None, cloc
     topo = bus.topology
     market = bind_handlers(MARKET_HANDLERS, deps)
     subscriptions = [Subscription(topo.partition_queue(p), market, settings.prefetch) for p in range(topo.partitions)]
-    subscriptions.append(Subscription(topo.service_queue("strategy", "fills", topo.bind(OrderFilled)),
-                                      bind_handlers(FILL_HANDLERS, deps), settings.prefetch))
+    subscriptions.append(Subscription(topo.queue("strategy", "fills"), bind_handlers(FILL_HANDLERS, deps),
+                                      settings.prefetch))
     return ServiceApp("strategy", bus, subscriptions, registry=registry)

@@ -1,7 +1,16 @@
 """Event contracts: the messages tradebus services exchange (commands are imperatives, events are facts)."""
 
 from .base import Command, Event, Message, Money, PositiveQuantity, Price, Quantity, SignedQuantity, UtcDatetime
-from .market import BarClosed, BookLevel, OrderBookUpdated, QuoteTicked, TradeTicked
+from .market import (
+    BarClosed,
+    BarHistoryProvided,
+    BarView,
+    BookLevel,
+    OrderBookUpdated,
+    QuoteTicked,
+    RequestBarHistory,
+    TradeTicked,
+)
 from .orders import (
     CancelOrder,
     OrderAccepted,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import Event, Price, PositiveQuantity, Quantity, Symbol
+from .base import Command, Event, Price, PositiveQuantity, Quantity, Symbol, UtcDatetime
 
 
 class BarClosed(Event):
@@ -80,3 +80,38 @@ class OrderBookUpdated(Event):
     bids: tuple[BookLevel, ...] = ()
     asks: tuple[BookLevel, ...] = ()
     sequence: int | None = None
+
+
+class BarView(BaseModel):
+    """One bar inside a history reply."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: UtcDatetime
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Quantity
+
+
+class RequestBarHistory(Command):
+    """Ask the data service for the last ``count`` bars of ``symbol`` (a strategy worker warming up)."""
+
+    type: Literal["RequestBarHistory"] = "RequestBarHistory"
+    schema_version: Literal[1] = 1
+    symbol: Symbol
+    timeframe: str | None = None
+    count: int = Field(ge=1, le=100_000)
+    requester: str = Field(min_length=1, max_length=128)
+
+
+class BarHistoryProvided(Event):
+    """Answer a ``RequestBarHistory``: the bars, oldest first (fewer than asked when the data service has fewer)."""
+
+    type: Literal["BarHistoryProvided"] = "BarHistoryProvided"
+    schema_version: Literal[1] = 1
+    symbol: Symbol
+    timeframe: str
+    requester: str
+    bars: tuple[BarView, ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Message
-from .market import BarClosed, OrderBookUpdated, QuoteTicked, TradeTicked
+from .market import BarClosed, BarHistoryProvided, OrderBookUpdated, QuoteTicked, RequestBarHistory, TradeTicked
 from .orders import (
     CancelOrder,
     OrderAccepted,
@@ -23,6 +23,8 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         TradeTicked,
         QuoteTicked,
         OrderBookUpdated,
+        RequestBarHistory,
+        BarHistoryProvided,
         SignalGenerated,
         SubmitOrder,
         CancelOrder,

@@ -187,12 +187,12 @@ class AmqpBus(MessageBus):
         channel = channel or self._channel
         assert channel is not None, "bus is not started"
         per_instance = spec.mode == "per_instance"
-        if not per_instance:
+        if spec.mode in ("shared", "single_active"):
             dlq = await channel.declare_queue(spec.dlq, durable=True, arguments=DLQ_ARGUMENTS)
             await dlq.bind(spec.dead_letter_exchange, routing_key=spec.name)
         queue = await channel.declare_queue(spec.name, durable=spec.durable, exclusive=per_instance,
                                             auto_delete=per_instance, arguments=spec.arguments())
-        self.declared_queues.update((spec.name,) if per_instance else (spec.name, spec.dlq))
+        self.declared_queues.update((spec.name, spec.dlq) if spec.mode in ("shared", "single_active") else (spec.name,))
         for binding in spec.bindings:
             if binding.headers:
                 await queue.bind(binding.exchange, routing_key="", arguments=dict(binding.headers))

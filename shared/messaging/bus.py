@@ -15,17 +15,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
 from shared.contracts import Message, UnknownMessageType, decode
+from shared.runtime.metrics import NullMetrics
 
 from .errors import ErrorPolicy, InvalidMessage, Outcome, describe, outcome_of
 from .topology import QueueSpec, Topology
 
 Handler = Callable[[Message], Awaitable[None]]
 
-current_correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+current_correlation_id: contextvars.ContextVar[UUID | str | None] = contextvars.ContextVar("correlation_id",
+                                                                                        default=None)
 """The correlation id of the message being handled; structured logs include it."""
 
 
@@ -114,6 +117,10 @@ class MessageBus(abc.ABC):
         """Publish bytes as they are (tools replaying dead letters, tests injecting bad input)."""
 
     @abc.abstractmethod
+    async def declare(self, spec: QueueSpec) -> Any:
+        """Declare a queue (with its dead-letter queue and bindings) so it keeps messages before anyone consumes."""
+
+    @abc.abstractmethod
     async def subscribe(self, subscription: Subscription) -> Consumer:
         """Declare the subscription's queue, its DLQ and bindings, and start consuming."""
 
@@ -126,6 +133,8 @@ class Dispatcher:
         self.metrics = metrics
         self._handlers = {cls.model_fields["type"].default: handler
                           for cls, handler in subscription.handlers.items()}
+        self._timed = not isinstance(metrics, NullMetrics)
+        self._acks: dict[str, tuple[Verdict, Any, Any]] = {}
 
     def decode(self, type_name: str | None, body: bytes) -> Message:
         """Turn wire bytes into a typed message, or raise ``InvalidMessage`` saying why."""
@@ -145,23 +154,33 @@ class Dispatcher:
         if handler is None:
             return self._verdict(Outcome.DEAD_LETTER, type_name,
                                  f"no handler for {type_name} on queue {self.subscription.queue.name}")
-        token = current_correlation_id.set(str(message.correlation_id))
-        started = time.perf_counter()
+        token = current_correlation_id.set(message.correlation_id)
+        started = time.perf_counter() if self._timed else 0.0
         try:
             await handler(message)
-            error: BaseException | None = None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the verdict decides; nothing is swallowed
-            error = exc
+        except Exception as error:  # noqa: BLE001 - the verdict decides; nothing is swallowed
+            return self._failed(type_name, error, attempts)
         finally:
             current_correlation_id.reset(token)
-        self.metrics.handler_duration(type_name).observe(time.perf_counter() - started)
+        ack = self._acks.get(type_name) or self._ack_for(type_name)
+        if self._timed:
+            ack[2].observe(time.perf_counter() - started)
+        ack[1].inc()
+        return ack[0]
+
+    def _ack_for(self, type_name: str) -> tuple[Verdict, Any, Any]:
+        ack = self._acks[type_name] = (Verdict(Outcome.ACK, type_name), self.metrics.consumed(type_name, "ack"),
+                                       self.metrics.handler_duration(type_name))
+        return ack
+
+    def _failed(self, type_name: str, error: Exception, attempts: int) -> Verdict:
         outcome = outcome_of(error, self.subscription.on_unexpected)
         if outcome is Outcome.RETRY and attempts >= self.subscription.queue.delivery_limit:
             return self._verdict(Outcome.DEAD_LETTER, type_name,
                                  f"delivery limit {attempts} reached; last error {describe(error)}", error)
-        return self._verdict(outcome, type_name, describe(error) if error else "", error)
+        return self._verdict(outcome, type_name, describe(error), error)
 
     def reject(self, type_name: str | None, error: InvalidMessage) -> Verdict:
         """Return the verdict for a delivery that did not decode."""

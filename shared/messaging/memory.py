@@ -100,6 +100,7 @@ class InMemoryBus(MessageBus):
         self._exchange_bindings: list[tuple[str, str, str]] = [
             (self.topology.exchange("market"), self.topology.partitioned_market_exchange, "#")]
         self._routes: dict[tuple[str, str, int | None], tuple[_Queue, ...]] = {}
+        self._addresses: dict[tuple[type[Message], str | None], tuple[str, str, tuple[_Queue, ...]]] = {}
         self._ready: deque[tuple[_Queue, Delivery]] = deque()
         self._current: tuple[_Queue, Delivery] | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -134,18 +135,26 @@ class InMemoryBus(MessageBus):
 
     # -- publishing --------------------------------------------------------------------------------------------
     async def publish(self, message: Message) -> None:
-        exchange, routing_key = self.topology.address(message)
-        partition = self.topology.headers_for(message).get(PARTITION_HEADER)
-        queues = self._route(exchange, routing_key, partition)
+        key = (type(message), message.routing_symbol())
+        route = self._addresses.get(key)
+        if route is None:
+            route = self._addresses[key] = self._address(message)
+        exchange, routing_key, queues = route
         if not queues:
             self.metrics.publish_failures(message.type, "unroutable").inc()
             raise PublishFailed(f"unroutable: no queue bound for {routing_key!r} on {exchange!r}")
         if self.strict:
             message = type(message).model_validate_json(encode(message))
+        type_name = message.type
         for queue in queues:
-            self._ready.append((queue, Delivery(message, exchange, routing_key, message.type)))
-        self.metrics.published(message.type).inc()
+            self._ready.append((queue, Delivery(message, exchange, routing_key, type_name)))
+        self.metrics.published(type_name).inc()
         self._wake.set()
+
+    def _address(self, message: Message) -> tuple[str, str, tuple[_Queue, ...]]:
+        exchange, routing_key = self.topology.address(message)
+        partition = self.topology.headers_for(message).get(PARTITION_HEADER)
+        return exchange, routing_key, self._route(exchange, routing_key, partition)
 
     async def publish_raw(self, exchange: str, routing_key: str, body: bytes, *,
                           type_name: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
@@ -182,9 +191,10 @@ class InMemoryBus(MessageBus):
     async def declare(self, spec: QueueSpec) -> None:
         """Declare a queue so that it keeps messages before anyone consumes it."""
         if spec.name not in self._queues:
-            self._queues[spec.name] = _Queue(spec)
+            self._queues[spec.name] = _Queue(spec, parked=deque(maxlen=spec.max_length))
             self.dead_letters.setdefault(spec.name, [])
             self._routes.clear()
+            self._addresses.clear()
 
     async def subscribe(self, subscription: Subscription) -> Consumer:
         await self.declare(subscription.queue)

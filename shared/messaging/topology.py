@@ -2,9 +2,9 @@
 
 Exchanges (all durable)::
 
-    {ns}.market       topic    market events      routing key  market.<bar|trade|quote|book>.<symbol>
+    {ns}.market       topic    market events      routing key  market.<bar|trade|quote|book|history>.<symbol>
     {ns}.signal       topic    strategy signals   routing key  signal.generated.<symbol>
-    {ns}.command      topic    order commands     routing key  command.<submit_order|cancel_order>.<symbol>
+    {ns}.command      topic    commands           routing key  command.<submit_order|cancel_order|request_history>.<symbol>
     {ns}.order        topic    order events       routing key  order.<accepted|rejected|...|filled>.<symbol>
     {ns}.portfolio    topic    portfolio events   routing key  portfolio.<kind>.<symbol or ~>
     {ns}.market.partitioned  headers  bound to {ns}.market with '#'; routes on the ``tradebus-partition`` header
@@ -22,6 +22,13 @@ message that keeps failing ends up in the DLQ instead of looping. Delivery modes
   ``MARKET_PARTITIONS`` of them by a stable hash of the symbol (the publisher sets ``tradebus-partition``), so a
   symbol's events stay in order on one queue and strategy workers can own disjoint sets of partitions.
 - *one per instance* ``{ns}.<service>.<purpose>.<instance>``: exclusive, auto-deleted (tools such as ``tail``).
+- *journal* ``{ns}.journal``: the events no service consumes (order acknowledgements, position changes), capped
+  at ``JOURNAL_LENGTH`` with the oldest dropped: every event is routable, so ``mandatory`` publishing can treat
+  an unroutable publish as the error it is, and the last events stay inspectable.
+
+``SUITE`` below says which service consumes which message types from which queue. Every service declares the
+whole suite's queues at start-up, so a message is never published before its consumer's queue exists, whatever
+order the services start in.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any, Literal
 
 from shared.contracts import (
     BarClosed,
+    BarHistoryProvided,
     CancelOrder,
     Message,
     OrderAccepted,
@@ -43,6 +51,7 @@ from shared.contracts import (
     PortfolioSnapshot,
     PositionChanged,
     QuoteTicked,
+    RequestBarHistory,
     SignalGenerated,
     SubmitOrder,
     TradeTicked,
@@ -55,6 +64,7 @@ DEFAULT_DELIVERY_LIMIT = 5
 MARKET_PARTITIONS = 16
 PARTITION_HEADER = "tradebus-partition"  # headers exchanges ignore x- keys in bindings
 NO_SYMBOL = "~"
+JOURNAL_LENGTH = 100_000
 
 FAMILIES = ("market", "signal", "command", "order", "portfolio")
 
@@ -63,9 +73,11 @@ ROUTES: dict[type[Message], tuple[str, str]] = {
     TradeTicked: ("market", "trade"),
     QuoteTicked: ("market", "quote"),
     OrderBookUpdated: ("market", "book"),
+    BarHistoryProvided: ("market", "history"),
     SignalGenerated: ("signal", "generated"),
     SubmitOrder: ("command", "submit_order"),
     CancelOrder: ("command", "cancel_order"),
+    RequestBarHistory: ("command", "request_history"),
     OrderAccepted: ("order", "accepted"),
     OrderRejected: ("order", "rejected"),
     OrderCanceled: ("order", "canceled"),
@@ -77,6 +89,21 @@ ROUTES: dict[type[Message], tuple[str, str]] = {
     TradingResumed: ("portfolio", "resumed"),
 }
 """Message type -> (family, kind): the family picks the exchange, the kind the routing key's second word."""
+
+SUITE: dict[tuple[str, str], tuple[type[Message], ...]] = {
+    ("data", "requests"): (RequestBarHistory,),
+    ("strategy", "fills"): (OrderFilled,),
+    ("execution", "market"): (BarClosed, TradeTicked, QuoteTicked),
+    ("execution", "signals"): (SignalGenerated,),
+    ("execution", "commands"): (SubmitOrder, CancelOrder),
+    ("execution", "portfolio"): (PortfolioSnapshot, TradingHalted, TradingResumed),
+    ("portfolio", "fills"): (OrderFilled, OrderRejected, OrderCanceled, OrderExpired),
+    ("portfolio", "market"): (BarClosed,),
+}
+"""(service, purpose) -> the message types its shared work queue receives; strategy market partitions aside."""
+
+PARTITIONED_TYPES = tuple(t for t, (family, _) in ROUTES.items() if family == "market")
+"""What the strategy market partitions receive: every market event (bars, ticks, books, history replies)."""
 
 ROUTES_BY_NAME: dict[str, tuple[str, str]] = {cls.model_fields["type"].default: route for cls, route in ROUTES.items()}
 
@@ -107,8 +134,9 @@ class QueueSpec:
     name: str
     bindings: tuple[Binding, ...]
     dead_letter_exchange: str
-    mode: Literal["shared", "single_active", "per_instance"] = "shared"
+    mode: Literal["shared", "single_active", "per_instance", "journal"] = "shared"
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+    max_length: int | None = None
 
     @property
     def dlq(self) -> str:
@@ -127,6 +155,10 @@ class QueueSpec:
         }
         if self.mode == "per_instance":
             return args  # classic, exclusive: quorum queues cannot be exclusive
+        if self.mode == "journal":
+            # a capped record, not work: the oldest entries drop off, nothing is dead-lettered or redelivered
+            return {"x-queue-type": "quorum", "x-max-length": self.max_length or JOURNAL_LENGTH,
+                    "x-overflow": "drop-head"}
         args |= {
             "x-queue-type": "quorum",
             "x-delivery-limit": self.delivery_limit,
@@ -213,6 +245,22 @@ class Topology:
         binding = Binding(self.partitioned_market_exchange, headers=(("x-match", "all"), (PARTITION_HEADER, partition)))
         return QueueSpec(f"{self.namespace}.strategy.market.p{partition:02d}", (binding,), self.dead_letter_exchange,
                          mode="single_active", delivery_limit=self.delivery_limit)
+
+    def queue(self, service: str, purpose: str) -> QueueSpec:
+        """Return the suite's queue where ``service`` consumes for ``purpose`` (see ``SUITE``)."""
+        return self.service_queue(service, purpose, self.bind(*SUITE[service, purpose]))
+
+    def journal_queue(self) -> QueueSpec:
+        """Return the capped journal of the events no queue of the suite consumes."""
+        consumed = {t for types in SUITE.values() for t in types} | set(PARTITIONED_TYPES)
+        unconsumed = [t for t in ROUTES if t not in consumed]
+        return QueueSpec(f"{self.namespace}.journal", self.bind(*unconsumed), self.dead_letter_exchange,
+                         mode="journal", max_length=JOURNAL_LENGTH)
+
+    def suite_queues(self) -> tuple[QueueSpec, ...]:
+        """Return every queue of the suite: the work queues, the market partitions and the journal."""
+        return (*(self.queue(*key) for key in SUITE), *(self.partition_queue(p) for p in range(self.partitions)),
+                self.journal_queue())
 
     def instance_queue(self, service: str, purpose: str, instance: str, bindings: tuple[Binding, ...]) -> QueueSpec:
         """Return an exclusive, auto-deleted queue for one process (tools, live views)."""

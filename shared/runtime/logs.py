@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         }
         correlation_id = current_correlation_id.get()
         if correlation_id is not None:
-            entry["correlation_id"] = correlation_id
+            entry["correlation_id"] = str(correlation_id)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

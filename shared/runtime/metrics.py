@@ -7,7 +7,6 @@ dict lookup per message, not a label resolution.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -64,19 +63,26 @@ class BusMetrics:
             ["service"], registry=registry).labels(service)
 
 
+class _NullMetric:
+    def labels(self, *_: str) -> "_NullMetric":
+        return self
+
+    def inc(self, *_: float) -> None: ...
+    def dec(self, *_: float) -> None: ...
+    def set(self, *_: float) -> None: ...
+    def observe(self, *_: float) -> None: ...
+
+
+_NULL = _NullMetric()
+
+
 class NullMetrics:
-    """Metrics that record nothing: the backtester's fast path."""
+    """Metrics that record nothing: the backtester's fast path (the dispatcher skips timing for these)."""
 
-    class _Null:
-        def inc(self, *_: Any) -> None: ...
-        def dec(self, *_: Any) -> None: ...
-        def set(self, *_: Any) -> None: ...
-        def observe(self, *_: Any) -> None: ...
-
-    _null = _Null()
     service = "backtest"
+    confirm_latency = in_flight = broker_connected = _NULL
 
-    def __getattr__(self, name: str) -> Callable[..., Any] | Any:
-        if name in ("confirm_latency", "in_flight", "broker_connected"):
-            return self._null
-        return lambda *_: self._null
+    def consumed(self, *_: str) -> _NullMetric:
+        return _NULL
+
+    published = publish_failures = dead_lettered = handler_duration = consumed

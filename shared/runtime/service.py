@@ -65,6 +65,8 @@ class ServiceRunner:
     async def start(self) -> None:
         """Connect, run the start-up hooks, then start consuming and the background tasks."""
         await self.app.bus.start()
+        for spec in self.app.bus.topology.suite_queues():
+            await self.app.bus.declare(spec)
         for hook in self.app.on_start:
             await hook()
         for subscription in self.app.subscriptions:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,14 @@ class ServiceSettings(BaseSettings):
     delivery_limit: int = Field(5, ge=1, description="Deliveries of a failing message before it is dead-lettered.")
     confirm_timeout_s: float = Field(10.0, gt=0, description="How long a publish waits for the broker's confirm.")
     heartbeat_s: int = Field(30, ge=0, description="AMQP heartbeat interval.")
+
+    @classmethod
+    def isolated(cls, **values: Any) -> Self:
+        """Return settings built from ``values`` and the defaults only, never the environment.
+
+        The backtester uses this so a run is reproducible whatever the shell exports.
+        """
+        return cls(_env_prefix="TRADEBUS_ISOLATED_NEVER_SET_", **values)
 
     def public_dict(self) -> dict[str, Any]:
         """Return the settings for logging: secrets masked, the broker URL without its password."""

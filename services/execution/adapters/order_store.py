@@ -144,6 +144,11 @@ class OrderStore:
         found = (self.get(client_id) for client_id in client_order_ids)
         return {order.client_order_id: order for order in found if order is not None}
 
+    def all_orders(self) -> list[Order]:
+        """Return every order ever recorded, oldest first (the execution book is rebuilt from them)."""
+        rows = self._conn.execute("SELECT * FROM orders ORDER BY created_at, rowid").fetchall()
+        return [order_from_row(row) for row in rows]
+
     def _select_status(self, statuses: tuple[str, ...]) -> list[Order]:
         rows = self._conn.execute(
             f"SELECT * FROM orders WHERE status IN ({', '.join('?' * len(statuses))}) ORDER BY created_at, rowid",

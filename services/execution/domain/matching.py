@@ -132,18 +132,29 @@ class PaperMatcher:
             bar = self._bar_as_of(symbol, as_of)
             if bar is not None:
                 self._match_one(working, Tape(bar.close, bar.high, bar.low, bar.close, bar.volume, as_of), reports)
-        for event in self._recent.get(symbol, ()):
+        for event in self._recent_after(symbol, as_of):
             if self._by_id.get(client_id) is not working:
                 break
-            if event.ts_event > as_of:
-                buy_tape, sell_tape = _tapes(event)
-                self._match_working(working, buy_tape if order.side is Side.BUY else sell_tape, reports)
+            buy_tape, sell_tape = _tapes(event)
+            self._match_working(working, buy_tape if order.side is Side.BUY else sell_tape, reports)
         self._prune(symbol)
         return reports
 
+    def _recent_after(self, symbol: str, as_of: datetime) -> list[BarClosed | TradeTicked | QuoteTicked]:
+        """Return the remembered data of ``symbol`` later than ``as_of``, oldest first (usually none)."""
+        later = []
+        for event in reversed(self._recent.get(symbol, ())):
+            if event.ts_event <= as_of:
+                break
+            later.append(event)
+        later.reverse()
+        return later
+
     def _bar_as_of(self, symbol: str, as_of: datetime) -> BarClosed | None:
-        candidates = [e for e in self._recent.get(symbol, ()) if isinstance(e, BarClosed) and e.ts_event <= as_of]
-        return candidates[-1] if candidates else self._last_bar.get(symbol)
+        for event in reversed(self._recent.get(symbol, ())):
+            if isinstance(event, BarClosed) and event.ts_event <= as_of:
+                return event
+        return self._last_bar.get(symbol)
 
     def cancel(self, client_order_id: str, now: datetime, reason: str = "") -> Sequence[Report]:
         """Stop a working order; return its ``Canceled`` report, or nothing if it is not working."""

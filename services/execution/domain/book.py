@@ -1,0 +1,91 @@
+"""What the execution service knows of the account between orders: positions it filled, orders working, prices.
+
+Pure state, rebuilt at start-up from the order store. Positions come from the service's own fills (it sees
+every fill first), so sizing never waits for a portfolio snapshot; equity for percent and weight sizing comes
+from the latest ``PortfolioSnapshot``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from shared.contracts import OrderType
+
+from .orders import Order
+from .risk import RiskState
+
+_ZERO = Decimal(0)
+Key = tuple[str, str]  # (strategy id, symbol)
+
+
+class ExecutionBook:
+    """Positions by (strategy, symbol), working orders, last prices, equity and the halt flag."""
+
+    def __init__(self, rate_window: timedelta = timedelta(seconds=1)) -> None:
+        self.positions: dict[Key, Decimal] = {}
+        self.working: dict[str, Order] = {}
+        self.prices: dict[str, Decimal] = {}
+        self.equity: Decimal | None = None
+        self.halted = False
+        self.halt_reason: str | None = None
+        self._sent: deque[datetime] = deque()
+        self._rate_window = rate_window
+
+    def reset(self, orders: Iterable[Order]) -> None:
+        """Rebuild positions and working orders from every order the store holds (crash recovery is start-up)."""
+        self.positions.clear()
+        self.working.clear()
+        for order in orders:
+            self.track(order, order.filled_quantity)
+
+    def track(self, order: Order, newly_filled: Decimal = _ZERO) -> None:
+        """Take in ``order`` as it is now, ``newly_filled`` being what filled since it was last seen."""
+        if newly_filled:
+            key = (order.strategy_id, order.symbol)
+            self.positions[key] = self.positions.get(key, _ZERO) + order.side.sign * newly_filled
+        if order.is_terminal:
+            self.working.pop(order.client_order_id, None)
+        else:
+            self.working[order.client_order_id] = order
+
+    def position(self, strategy_id: str, symbol: str) -> Decimal:
+        """Return the filled position of one strategy in ``symbol`` (signed)."""
+        return self.positions.get((strategy_id, symbol), _ZERO)
+
+    def projected_position(self, strategy_id: str, symbol: str) -> Decimal:
+        """Return the filled position plus what working market orders will certainly add.
+
+        Market orders fill for sure, so a signal sizes against them (an exit right after an entry sells what the
+        entry buys); resting limit and stop orders may never fill, so they do not count.
+        """
+        return self.position(strategy_id, symbol) + sum(
+            (o.side.sign * o.leaves_quantity for o in self.resting(strategy_id, symbol)
+             if o.order_type is OrderType.MARKET), _ZERO)
+
+    def resting(self, strategy_id: str, symbol: str) -> list[Order]:
+        """Return the working orders of one strategy in ``symbol``, oldest first."""
+        return [o for o in self.working.values() if o.strategy_id == strategy_id and o.symbol == symbol]
+
+    def note_sent(self, now: datetime) -> None:
+        """Count an order sent at ``now`` towards the rate limit."""
+        self._sent.append(now)
+        while self._sent and now - self._sent[0] > self._rate_window:
+            self._sent.popleft()
+
+    def risk_state(self) -> RiskState:
+        """Return the account as pre-trade risk sees it (positions netted per symbol)."""
+        net: dict[str, Decimal] = {}
+        for (_, symbol), quantity in self.positions.items():
+            net[symbol] = net.get(symbol, _ZERO) + quantity
+        buys: dict[str, Decimal] = {}
+        sells: dict[str, Decimal] = {}
+        for order in self.working.values():
+            side = buys if order.side.sign > 0 else sells
+            side[order.symbol] = side.get(order.symbol, _ZERO) + order.leaves_quantity
+        gross = sum((abs(q) * self.prices.get(s, _ZERO) for s, q in net.items()), _ZERO)
+        return RiskState(positions=net, prices=dict(self.prices), gross_exposure=gross, pending_buys=buys,
+                         pending_sells=sells, recent_orders=tuple(self._sent), halted=self.halted,
+                         halt_reason=self.halt_reason or "")
