@@ -32,6 +32,9 @@ COMMANDS: dict[str, Subcommand] = {
     "schema": Subcommand("shared.tools.schemas", "write the JSON Schema of every message to a folder"),
     "tail": Subcommand("shared.tools.tail", "print live events matching a routing-key pattern"),
     "dlq": Subcommand("shared.tools.dlq", "list, show, replay or purge dead letters"),
+    "backtest": Subcommand("services.backtest.command", "replay bars through the four services in one process"),
+    "up": Subcommand("services.suite.up", "start the four services as local processes against RabbitMQ"),
+    "run": Subcommand("services.suite.run", "trade a replay of sample data (RabbitMQ if it answers, else in-process)"),
 }
 
 

@@ -52,9 +52,10 @@ def bootstrap(settings: DataSettings, *, bus: MessageBus | None = None, clock: C
     async def replay_feed() -> None:
         await asyncio.sleep(settings.start_delay_s)
         count = await replay(deps.feed, Pacer(settings.speed or None, max_wait_s=settings.max_wait_s), deps)
+        deps.replay_done = True
         log.info("replay finished: %d market events published", count)
 
     requests = bus.topology.queue("data", "requests")
     return ServiceApp("data", bus, [Subscription(requests, bind_handlers(HANDLERS, deps), settings.prefetch)],
                       tasks=[replay_feed], on_stop=[feed.close], registry=registry,
-                      health_details=lambda: {"published": deps.published}, deps=deps)
+                      health_details=lambda: {"published": deps.published, "replay_done": deps.replay_done}, deps=deps)

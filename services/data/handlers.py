@@ -23,6 +23,7 @@ class DataDeps:
     clock: Clock
     source: str
     published: int = 0
+    replay_done: bool = False
 
 
 async def publish_market(event: Message, deps: DataDeps) -> None:

@@ -48,7 +48,10 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
         store.close()
 
     def health() -> dict[str, object]:
-        return {"equity": str(deps.ledger.equity()), "fills": deps.ledger.fill_count, "halted": deps.guard.halted}
+        ledger = deps.ledger
+        return {"equity": str(ledger.equity()), "cash": str(ledger.cash), "fills": ledger.fill_count,
+                "closed_trades": ledger.trade_count, "halted": deps.guard.halted,
+                "positions": {f"{p.strategy_id}/{p.symbol}": str(p.quantity) for p in ledger.positions()}}
 
     return ServiceApp("portfolio", bus, subscriptions, tasks=[publish_snapshots], on_stop=[close_store],
                       registry=registry, health_details=health, deps=deps)

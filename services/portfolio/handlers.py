@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,6 +36,8 @@ from .domain import (
 
 EXIT_PREFIX = "exit:"
 
+log = logging.getLogger(__name__)
+
 
 class LedgerPersistence(Protocol):
     """Where applied fills and risk state are kept (SQLite live, nothing in a backtest)."""
@@ -62,6 +65,8 @@ async def on_fill(fill: OrderFilled, deps: PortfolioDeps) -> None:
     update = deps.store.apply_fill(deps.ledger, fill)
     if update is None:
         return  # already applied: a redelivery
+    log.info("%s %s %s %s @ %s: position %s, cash %s", fill.strategy_id, fill.side.value, fill.quantity, fill.symbol,
+             fill.price, update.position.quantity, deps.ledger.cash)
     await deps.bus.publish(PositionChanged.caused_by(
         fill, ts_event=fill.ts_event, ts_init=deps.clock.now(), source=deps.source,
         **position_changed_values(update)))

@@ -85,6 +85,11 @@ class DeadLetter:
         properties.delivery_mode = pika.DeliveryMode.Persistent.value
         return properties
 
+    @property
+    def fingerprint(self) -> tuple[str | None, bytes]:
+        """Return what identifies the message across dead-letterings: its id and body."""
+        return self.properties.message_id, self.body
+
     def label(self) -> str:
         """Return ``<type> <message id>`` for one-line reports."""
         return f"{self.properties.type or '?'} {self.properties.message_id or '(no message id)'}"
@@ -104,10 +109,14 @@ class DeadLetter:
 
 @dataclass
 class ReplayReport:
-    """What ``replay`` did: the letters re-published (with their target) and the ones left in the DLQ."""
+    """What ``replay`` did: the letters re-published (with their target) and the letters kept, with why.
+
+    ``stopped`` says the broker closed the channel part-way: every letter not replayed is still in the DLQ.
+    """
 
     replayed: list[tuple[DeadLetter, str, str]] = field(default_factory=list)
-    failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    kept: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    stopped: bool = False
 
 
 def queue_depths(connection: pika.BlockingConnection, queues: Iterable[str]) -> list[tuple[str, int]]:
@@ -118,10 +127,14 @@ def queue_depths(connection: pika.BlockingConnection, queues: Iterable[str]) -> 
 
 def peek(connection: pika.BlockingConnection, queue: str, limit: int | None = None) -> list[DeadLetter]:
     """Return up to ``limit`` dead letters of ``queue`` and leave them all in the queue."""
-    depth = require_queue(connection, dlq_name(queue))
+    name = dlq_name(queue)
+    require_queue(connection, name)
     channel = open_channel(connection)
     try:
-        return _fetch(channel, dlq_name(queue), min(depth, limit or depth))
+        letters = []
+        while (limit is None or len(letters) < limit) and (letter := _get(channel, name)) is not None:
+            letters.append(letter)  # held unacked, so the next get returns the next letter
+        return letters
     finally:
         _return_unsettled(channel)
 
@@ -132,26 +145,25 @@ def replay(connection: pika.BlockingConnection, queue: str, limit: int | None = 
 
     A letter goes to its original exchange and routing key, or with ``to_queue`` straight to the queue it died
     in (through the default exchange, so no other consumer sees it twice). Letters that cannot be re-published
-    stay in the DLQ.
+    stay in the DLQ, and so does a replayed letter that fails again and comes back while the replay runs.
     """
     name = dlq_name(queue)
-    depth = require_queue(connection, name)
+    require_queue(connection, name)
     channel = open_channel(connection, confirms=True)
-    report = ReplayReport()
+    report, seen = ReplayReport(), set()
     try:
-        for _ in range(min(depth, limit or depth)):  # bounded: a letter that dies again must not loop forever
-            letter = _get(channel, name)
-            if letter is None:
-                break
-            target = _target(letter, to_queue)
-            if isinstance(target, str):
-                report.failed.append((letter, target))
+        while (limit is None or len(seen) < limit) and (letter := _get(channel, name)) is not None:
+            if letter.fingerprint in seen:
+                report.kept.append((letter, "it failed again after being replayed"))
                 continue
-            error = _publish(channel, letter, *target)
+            seen.add(letter.fingerprint)
+            target = _target(letter, to_queue)
+            error = target if isinstance(target, str) else _publish(channel, letter, *target)
             if error is not None:
-                report.failed.append((letter, error))
-                if not channel.is_open:
-                    break  # the broker closed the channel: the unsettled letters are back in the DLQ
+                report.kept.append((letter, error))
+                report.stopped = not channel.is_open
+                if report.stopped:
+                    break
                 continue
             channel.basic_ack(letter.delivery_tag)
             report.replayed.append((letter, *target))
@@ -176,13 +188,6 @@ def _target(letter: DeadLetter, to_queue: bool) -> tuple[str, str] | str:
     if to_queue:
         return ("", letter.failed_queue) if letter.failed_queue else "the queue it died in is not recorded"
     return letter.origin() or "its original exchange and routing key are not recorded"
-
-
-def _fetch(channel: BlockingChannel, queue: str, count: int) -> list[DeadLetter]:
-    letters = []
-    while len(letters) < count and (letter := _get(channel, queue)) is not None:
-        letters.append(letter)
-    return letters
 
 
 def _get(channel: BlockingChannel, queue: str) -> DeadLetter | None:
@@ -262,10 +267,12 @@ def _run_replay(connection: pika.BlockingConnection, args: argparse.Namespace) -
     report = replay(connection, args.queue, args.limit, to_queue=args.to_queue)
     for letter, exchange, routing_key in report.replayed:
         print(f"replayed {letter.label()} to exchange {exchange!r} with routing key {routing_key!r}")
-    for letter, reason in report.failed:
+    for letter, reason in report.kept:
         print(f"kept {letter.label()} in the DLQ: {reason}")
-    print(f"{len(report.replayed)} replayed, {len(report.failed)} kept in {dlq_name(args.queue)}")
-    return 1 if report.failed else 0
+    print(f"{len(report.replayed)} replayed, {len(report.kept)} kept in {dlq_name(args.queue)}")
+    if report.stopped:
+        print("stopped early: the broker closed the channel; the letters not replayed are still in the DLQ")
+    return 1 if report.kept else 0
 
 
 def _run_purge(connection: pika.BlockingConnection, args: argparse.Namespace) -> int:

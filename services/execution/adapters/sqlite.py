@@ -71,6 +71,8 @@ INSERT_FILL = (f"INSERT OR IGNORE INTO {{table}} (seq, {', '.join(_FILL_FIELDS)}
 
 def connect(path: str | Path, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
     """Open ``path`` (``":memory:"`` for a throwaway database) in autocommit mode, WAL when on disk."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.row_factory = sqlite3.Row
     if str(path) != ":memory:":

@@ -1,0 +1,172 @@
+"""Start the four services as local processes, prefix their logs, restart a crashed one, stop them all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+SERVICES = ("portfolio", "execution", "strategy", "data")
+"""Start order: consumers first, the data replay last (every service declares every queue, so order is not
+needed for correctness, only for a tidy log)."""
+
+MAX_RESTARTS = 5
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """What the suite trades and where it keeps its state."""
+
+    amqp_url: str
+    namespace: str = "tradebus"
+    state_dir: Path = Path("var/suite")
+    data: tuple[Path, ...] = ()
+    symbols: tuple[str, ...] = ()
+    timeframe: str = "1d"
+    speed: float = 0.0
+    strategy: str = "sma_cross"
+    params: Mapping[str, str] = field(default_factory=lambda: {"fast": "10", "slow": "30"})
+    quantity: Decimal = Decimal(100)
+    commission: Decimal = Decimal(0)
+    strategy_workers: int = 1
+    log_json: bool = False
+
+
+def free_port() -> int:
+    """Return a TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def service_env(options: SuiteOptions, service: str, port: int) -> dict[str, str]:
+    """Return the environment one service process runs with (settings come from the environment only)."""
+    prefix = f"TRADEBUS_{service.upper()}_"
+    env = dict(os.environ, AMQP_URL=options.amqp_url, PYTHONUNBUFFERED="1")
+    env |= {f"{prefix}NAMESPACE": options.namespace, f"{prefix}METRICS_PORT": str(port),
+            f"{prefix}METRICS_HOST": "127.0.0.1", f"{prefix}LOG_JSON": str(options.log_json).lower()}
+    if service == "data":
+        env |= {f"{prefix}CSV_PATHS": json.dumps([str(p) for p in options.data]),
+                f"{prefix}SYMBOLS": json.dumps(list(options.symbols)), f"{prefix}TIMEFRAME": options.timeframe,
+                f"{prefix}SPEED": str(options.speed)}
+    elif service == "strategy":
+        env[f"{prefix}STRATEGIES"] = json.dumps([{"id": options.strategy, "name": options.strategy,
+                                                  "params": dict(options.params)}])
+    elif service == "execution":
+        env |= {f"{prefix}STATE_DIR": str(options.state_dir / "execution"), f"{prefix}QUANTITY": str(options.quantity),
+                f"{prefix}COMMISSION_RATE": str(options.commission)}
+    elif service == "portfolio":
+        env[f"{prefix}STATE_DIR"] = str(options.state_dir / "portfolio")
+    return env
+
+
+@dataclass
+class ServiceProcess:
+    """One running service: its name, its /health port, the process."""
+
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+
+def plan(options: SuiteOptions) -> list[ServiceProcess]:
+    """Return the processes of the suite (strategy replicated ``strategy_workers`` times)."""
+    processes = []
+    for service in SERVICES:
+        replicas = options.strategy_workers if service == "strategy" else 1
+        for replica in range(replicas):
+            name = service if replicas == 1 else f"{service}-{replica + 1}"
+            port = free_port()
+            processes.append(ServiceProcess(name, f"services.{service}", port, service_env(options, service, port)))
+    return processes
+
+
+class Supervisor:
+    """Run the processes, prefix their output, restart one that crashes, stop all on request."""
+
+    def __init__(self, processes: list[ServiceProcess], out: Callable[[str], None] = print) -> None:
+        self.processes = processes
+        self.out = out
+        self._stopping = False
+        self._pumps: list[asyncio.Task[None]] = []
+        self.failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def start(self) -> None:
+        for service in self.processes:
+            await self._spawn(service)
+
+    async def _spawn(self, service: ServiceProcess) -> None:
+        service.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", service.module, env=service.env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        self._pumps.append(asyncio.create_task(self._pump(service, service.process)))
+
+    async def _pump(self, service: ServiceProcess, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        width = max(len(s.name) for s in self.processes)
+        async for line in process.stdout:
+            self.out(f"{service.name:>{width}} | {line.decode(errors='replace').rstrip()}")
+        code = await process.wait()
+        if self._stopping:
+            return
+        if code != 0 and service.restarts < MAX_RESTARTS:
+            service.restarts += 1
+            self.out(f"{service.name:>{width}} | exited with {code}; restarting ({service.restarts}/{MAX_RESTARTS})")
+            await asyncio.sleep(min(2 ** service.restarts * 0.25, 5))
+            await self._spawn(service)
+        elif not self.failed.done():
+            self.failed.set_result(f"{service.name} exited with {code}")
+
+    async def stop(self) -> None:
+        """Send SIGTERM to every process (graceful stop) and wait; SIGKILL what is still alive after 20 s."""
+        self._stopping = True
+        alive = [s.process for s in self.processes if s.process and s.process.returncode is None]
+        for process in alive:
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in alive)), 20)
+        except asyncio.TimeoutError:
+            for process in alive:
+                if process.returncode is None:
+                    process.kill()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+
+async def run_suite(options: SuiteOptions, until: Callable[[list[ServiceProcess]], Awaitable[None]] | None = None,
+                    out: Callable[[str], None] = print) -> int:
+    """Run the suite until Ctrl-C/SIGTERM, until ``until`` returns, or until a service keeps failing."""
+    supervisor = Supervisor(plan(options), out)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await supervisor.start()
+    finished = asyncio.create_task(until(supervisor.processes)) if until else loop.create_future()
+    try:
+        await asyncio.wait({asyncio.create_task(stop.wait()), supervisor.failed, finished},
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        finished.cancel()
+        await supervisor.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    if supervisor.failed.done():
+        out(f"suite stopped: {supervisor.failed.result()}")
+        return 1
+    if finished.done() and not finished.cancelled():
+        finished.result()  # an error while waiting for the end is the caller's to see
+    return 0
