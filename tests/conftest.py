@@ -24,8 +24,9 @@ HOW_TO_GET_A_BROKER = (
 def _answers(url: str) -> bool:
     try:
         params = pika.URLParameters(url)
-        params.socket_timeout = 3
-        params.connection_attempts = 1
+        params.socket_timeout = 10  # a busy 2-core machine can be slow to finish the handshake
+        params.connection_attempts = 3
+        params.retry_delay = 1
         pika.BlockingConnection(params).close()
         return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"

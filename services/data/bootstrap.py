@@ -57,5 +57,5 @@ def bootstrap(settings: DataSettings, *, bus: MessageBus | None = None, clock: C
 
     requests = bus.topology.queue("data", "requests")
     return ServiceApp("data", bus, [Subscription(requests, bind_handlers(HANDLERS, deps), settings.prefetch)],
-                      tasks=[replay_feed], on_stop=[feed.close], registry=registry,
+                      tasks=[replay_feed], on_stop=[feed.close], registry=registry, declare_suite=True,
                       health_details=lambda: {"published": deps.published, "replay_done": deps.replay_done}, deps=deps)

@@ -84,5 +84,5 @@ def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clo
         return {"working_orders": len(deps.book.working), "halted": deps.book.halted}
 
     return ServiceApp("execution", bus, subscriptions, tasks=[reconcile_in_flight],
-                      on_start=[partial(recover, deps)], on_stop=[close], registry=registry,
+                      on_start=[partial(recover, deps)], on_stop=[close], registry=registry, declare_suite=True,
                       health_details=health, deps=deps)

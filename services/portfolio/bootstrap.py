@@ -54,4 +54,4 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
                 "positions": {f"{p.strategy_id}/{p.symbol}": str(p.quantity) for p in ledger.positions()}}
 
     return ServiceApp("portfolio", bus, subscriptions, tasks=[publish_snapshots], on_stop=[close_store],
-                      registry=registry, health_details=health, deps=deps)
+                      registry=registry, health_details=health, deps=deps, declare_suite=True)

@@ -81,6 +81,8 @@ async def on_bar(bar: BarClosed, deps: PortfolioDeps) -> None:
         deps.store.save_risk_state(RiskState(deps.tracker.peak, deps.guard.halted, deps.guard.halt_reason))
     deps.curve.record(bar.ts_event, equity, in_market=ledger.in_market())
     deps.dirty = True
+    if not deps.guard.watching:
+        return  # no rule to check, not halted: nothing to decide on this bar
     actions = deps.guard.evaluate(ledger, deps.tracker.drawdown, symbol=bar.symbol)
     for intent in actions.exits:
         await deps.bus.publish(exit_order(intent, bar, deps))

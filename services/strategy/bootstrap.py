@@ -29,4 +29,4 @@ def bootstrap(settings: StrategySettings, *, bus: MessageBus | None = None, cloc
     subscriptions = [Subscription(topo.partition_queue(p), market, settings.prefetch) for p in range(topo.partitions)]
     subscriptions.append(Subscription(topo.queue("strategy", "fills"), bind_handlers(FILL_HANDLERS, deps),
                                       settings.prefetch))
-    return ServiceApp("strategy", bus, subscriptions, registry=registry)
+    return ServiceApp("strategy", bus, subscriptions, registry=registry, declare_suite=True)

@@ -24,7 +24,9 @@ class StrategyDeps:
 
 
 async def on_bar(bar: BarClosed, deps: StrategyDeps) -> None:
-    await publish_signals(bar, deps.engine.on_bar(bar), deps)
+    intents = deps.engine.on_bar(bar)
+    if intents:  # most bars emit nothing: skip the call
+        await publish_signals(bar, intents, deps)
 
 
 async def on_tick(tick: TradeTicked, deps: StrategyDeps) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextvars
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -126,15 +128,25 @@ class MessageBus(abc.ABC):
 
 
 class Dispatcher:
-    """Decode, validate and handle one delivery, and return the verdict; shared by both buses."""
+    """Decode, validate and handle one delivery, and return the verdict; shared by both buses.
+
+    Handlers are looked up by message class first (one dict lookup), then by type name; a handler bound with
+    ``functools.partial`` keywords is called with them as positional arguments, which costs a fraction of a
+    partial call with keywords (the in-memory bus calls a handler per bar and queue).
+    """
 
     def __init__(self, subscription: Subscription, metrics: Any) -> None:
         self.subscription = subscription
         self.metrics = metrics
         self._handlers = {cls.model_fields["type"].default: handler
                           for cls, handler in subscription.handlers.items()}
+        self._calls = {cls: direct_call(handler) for cls, handler in subscription.handlers.items()}
         self._timed = not isinstance(metrics, NullMetrics)
-        self._acks: dict[str, tuple[Verdict, Any, Any]] = {}
+        self._acks: dict[type[Message], tuple[Verdict, Any, Any]] = {}
+        self.plain_calls: Mapping[type[Message], tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] = (
+            {} if self._timed else self._calls)
+        """Handler calls ``function(message, *arguments)`` by message class when nothing is measured: a bus may
+        run these itself (correlation id set, ``failed`` on an exception), skipping ``handle``."""
 
     def decode(self, type_name: str | None, body: bytes) -> Message:
         """Turn wire bytes into a typed message, or raise ``InvalidMessage`` saying why."""
@@ -149,33 +161,38 @@ class Dispatcher:
 
     async def handle(self, message: Message, attempts: int) -> Verdict:
         """Run the handler for ``message`` (delivered ``attempts`` times so far, this one included)."""
-        type_name = message.type
-        handler = self._handlers.get(type_name)
-        if handler is None:
-            return self._verdict(Outcome.DEAD_LETTER, type_name,
-                                 f"no handler for {type_name} on queue {self.subscription.queue.name}")
+        cls = message.__class__
+        call = self._calls.get(cls)
+        if call is None:
+            handler = self._handlers.get(message.type)
+            if handler is None:
+                return self._verdict(Outcome.DEAD_LETTER, message.type,
+                                     f"no handler for {message.type} on queue {self.subscription.queue.name}")
+            call = (handler, ())
+        function, arguments = call
         token = current_correlation_id.set(message.correlation_id)
         started = time.perf_counter() if self._timed else 0.0
         try:
-            await handler(message)
+            await function(message, *arguments)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - the verdict decides; nothing is swallowed
-            return self._failed(type_name, error, attempts)
+            return self.failed(message.type, error, attempts)
         finally:
             current_correlation_id.reset(token)
-        ack = self._acks.get(type_name) or self._ack_for(type_name)
+        ack = self._acks.get(cls) or self._ack_for(cls, message.type)
         if self._timed:
             ack[2].observe(time.perf_counter() - started)
-        ack[1].inc()
+            ack[1].inc()
         return ack[0]
 
-    def _ack_for(self, type_name: str) -> tuple[Verdict, Any, Any]:
-        ack = self._acks[type_name] = (Verdict(Outcome.ACK, type_name), self.metrics.consumed(type_name, "ack"),
-                                       self.metrics.handler_duration(type_name))
+    def _ack_for(self, cls: type[Message], type_name: str) -> tuple[Verdict, Any, Any]:
+        ack = self._acks[cls] = (Verdict(Outcome.ACK, type_name), self.metrics.consumed(type_name, "ack"),
+                                 self.metrics.handler_duration(type_name))
         return ack
 
-    def _failed(self, type_name: str, error: Exception, attempts: int) -> Verdict:
+    def failed(self, type_name: str, error: Exception, attempts: int) -> Verdict:
+        """Return the verdict for a handler that raised ``error`` on delivery number ``attempts``."""
         outcome = outcome_of(error, self.subscription.on_unexpected)
         if outcome is Outcome.RETRY and attempts >= self.subscription.queue.delivery_limit:
             return self._verdict(Outcome.DEAD_LETTER, type_name,
@@ -190,6 +207,26 @@ class Dispatcher:
                  error: BaseException | None = None) -> Verdict:
         self.metrics.consumed(type_name, outcome.value).inc()
         return Verdict(outcome, type_name, reason, error)
+
+
+def direct_call(handler: Handler) -> tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]:
+    """Return ``(function, arguments)`` such that ``function(message, *arguments)`` is ``handler(message)``.
+
+    A ``partial`` whose keywords name exactly the function's positional parameters after the message becomes a
+    positional call; any other handler is returned as it is, with no arguments.
+    """
+    if not isinstance(handler, partial) or handler.args or not handler.keywords:
+        return handler, ()
+    if not inspect.isfunction(handler.func):
+        return handler, ()
+    code = handler.func.__code__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return handler, ()
+    names = code.co_varnames[1:code.co_argcount]
+    keywords = handler.keywords
+    if set(keywords) != set(names):
+        return handler, ()
+    return handler.func, tuple(keywords[name] for name in names)
 
 
 def dead_letter_headers(verdict: Verdict, queue: str, exchange: str, routing_key: str, attempts: int,

@@ -3,6 +3,11 @@
 Dispatch is deterministic FIFO: one global queue of deliveries, handled one at a time in publish order, so a
 backtest gives the same output every run. The fast path passes message objects as they are (no serialisation);
 ``strict=True`` round-trips every message through JSON so tests catch contract drift.
+
+A delivery waiting in the ready queue is a ``(queue, message, origin)`` triple. A first delivery of a published
+message has its cached route ``(exchange, routing_key, queues)`` as origin and costs no allocation beyond the
+tuple; a ``Delivery`` record is made only when one has state to carry (raw bytes, attempts, headers), or is
+asked for (``queued``, dead letters).
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ from shared.contracts import Message, encode
 from shared.runtime.metrics import NullMetrics
 
 from .bus import Consumer, Dispatcher, MessageBus, Subscription, Verdict, dead_letter_headers
+from .bus import current_correlation_id as correlation
 from .errors import InvalidMessage, Outcome, PublishFailed
 from .topology import PARTITION_HEADER, QueueSpec, Topology
+
+
+_ROUTING_SYMBOL = Message.routing_symbol
 
 
 @lru_cache(maxsize=4096)
@@ -62,6 +71,13 @@ class Delivery:
     attempts: int = 0
 
 
+Route = tuple[str, str, tuple["_Queue", ...]]
+"""Where a message goes: its exchange, its routing key and the queues bound to it."""
+
+Entry = tuple["_Queue", "Message | None", "Route | Delivery"]
+"""A delivery in the ready queue: the queue, the message (``None`` for raw bytes), its route or its record."""
+
+
 @dataclass(eq=False)
 class _Queue:
     spec: QueueSpec
@@ -100,9 +116,10 @@ class InMemoryBus(MessageBus):
         self._exchange_bindings: list[tuple[str, str, str]] = [
             (self.topology.exchange("market"), self.topology.partitioned_market_exchange, "#")]
         self._routes: dict[tuple[str, str, int | None], tuple[_Queue, ...]] = {}
-        self._addresses: dict[tuple[type[Message], str | None], tuple[str, str, tuple[_Queue, ...]]] = {}
-        self._ready: deque[tuple[_Queue, Delivery]] = deque()
-        self._current: tuple[_Queue, Delivery] | None = None
+        self._addresses: dict[tuple[type[Message], str | None], Route] = {}
+        self._ready: deque[Entry] = deque()
+        self._current: _Queue | None = None
+        self._metered = not isinstance(self.metrics, NullMetrics)
         self._runner: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -135,23 +152,29 @@ class InMemoryBus(MessageBus):
 
     # -- publishing --------------------------------------------------------------------------------------------
     async def publish(self, message: Message) -> None:
-        key = (type(message), message.routing_symbol())
+        cls = message.__class__
+        # a message without a ``symbol`` field answers routing_symbol() through pydantic's __getattr__ and an
+        # AttributeError (microseconds); read the field itself unless the class routes by something else
+        symbol = message.__dict__.get("symbol") if cls.routing_symbol is _ROUTING_SYMBOL else message.routing_symbol()
+        key = (cls, symbol)
         route = self._addresses.get(key)
         if route is None:
             route = self._addresses[key] = self._address(message)
-        exchange, routing_key, queues = route
+        queues = route[2]
         if not queues:
             self.metrics.publish_failures(message.type, "unroutable").inc()
-            raise PublishFailed(f"unroutable: no queue bound for {routing_key!r} on {exchange!r}")
+            raise PublishFailed(f"unroutable: no queue bound for {route[1]!r} on {route[0]!r}")
         if self.strict:
             message = type(message).model_validate_json(encode(message))
-        type_name = message.type
+        append = self._ready.append
         for queue in queues:
-            self._ready.append((queue, Delivery(message, exchange, routing_key, type_name)))
-        self.metrics.published(type_name).inc()
-        self._wake.set()
+            append((queue, message, route))
+        if self._metered:
+            self.metrics.published(message.type).inc()
+        if not self._wake.is_set():
+            self._wake.set()
 
-    def _address(self, message: Message) -> tuple[str, str, tuple[_Queue, ...]]:
+    def _address(self, message: Message) -> Route:
         exchange, routing_key = self.topology.address(message)
         partition = self.topology.headers_for(message).get(PARTITION_HEADER)
         return exchange, routing_key, self._route(exchange, routing_key, partition)
@@ -163,7 +186,8 @@ class InMemoryBus(MessageBus):
         if not queues:
             raise PublishFailed(f"unroutable: no queue bound for {routing_key!r} on {exchange!r}")
         for queue in queues:
-            self._ready.append((queue, Delivery(None, exchange, routing_key, type_name, body, headers)))
+            delivery = Delivery(None, exchange, routing_key, type_name, body, dict(headers))
+            self._ready.append((queue, None, delivery))
         self._wake.set()
 
     def _route(self, exchange: str, routing_key: str, partition: int | None) -> tuple[_Queue, ...]:
@@ -202,7 +226,7 @@ class InMemoryBus(MessageBus):
         if queue.consumer is not None:
             raise RuntimeError(f"queue {queue.spec.name} already has a consumer on this in-memory bus")
         queue.consumer = _MemoryConsumer(self, queue, Dispatcher(subscription, self.metrics))
-        self._ready.extendleft((queue, d) for d in reversed(queue.parked))
+        self._ready.extendleft((queue, d.message, d) for d in reversed(queue.parked))
         queue.parked.clear()
         self._wake.set()
         return queue.consumer
@@ -214,7 +238,7 @@ class InMemoryBus(MessageBus):
     def queued(self, queue_name: str) -> list[Delivery]:
         """Return the deliveries waiting in ``queue_name``, oldest first (parked, then ready)."""
         queue = self._queues[queue_name]
-        return [*queue.parked, *(delivery for q, delivery in self._ready if q is queue)]
+        return [*queue.parked, *(_record(message, origin) for q, message, origin in self._ready if q is queue)]
 
     async def drain(self) -> None:
         """Dispatch until no delivery is left; raise the error of a handler that crashed the service."""
@@ -242,23 +266,40 @@ class InMemoryBus(MessageBus):
 
     async def _dispatch_until_idle(self) -> None:
         ready = self._ready
+        next_entry = ready.popleft
         while ready and (self._fatal is None or not self._fatal.done()):
-            queue, delivery = ready.popleft()
+            queue, message, origin = next_entry()
             consumer = queue.consumer
             if consumer is None:
-                queue.parked.append(delivery)
+                queue.parked.append(_record(message, origin))
                 continue
-            self._current = (queue, delivery)
+            self._current = queue
+            dispatcher = consumer.dispatcher
+            delivery = origin if origin.__class__ is Delivery else None
+            call = None if delivery is not None else dispatcher.plain_calls.get(message.__class__)  # type: ignore
+            verdict = None
             try:
-                verdict = await self._deliver(consumer.dispatcher, delivery)
+                if call is not None:  # the fast path: a first delivery to a handler that nothing measures
+                    token = correlation.set(message.correlation_id)  # type: ignore[union-attr]
+                    try:
+                        await call[0](message, *call[1])
+                    except Exception as error:  # noqa: BLE001 - the verdict decides; nothing is swallowed
+                        verdict = dispatcher.failed(message.type, error, 1)  # type: ignore[union-attr]
+                    finally:
+                        correlation.reset(token)
+                elif delivery is None:
+                    verdict = await dispatcher.handle(message, 1)  # type: ignore[arg-type]
+                else:
+                    verdict = await self._deliver(dispatcher, delivery)
             except asyncio.CancelledError:
-                self._requeue(queue, delivery)
+                self._requeue(queue, delivery or _record(message, origin, attempts=1))
                 raise
             finally:
                 self._current = None
                 if self._settled_waiters:
                     self._wake_settled_waiters()
-            self._settle(queue, delivery, verdict)
+            if verdict is not None and verdict.outcome is not Outcome.ACK:
+                self._settle(queue, delivery or _record(message, origin, attempts=1), verdict)
 
     async def _deliver(self, dispatcher: Dispatcher, delivery: Delivery) -> Verdict:
         delivery.attempts += 1
@@ -274,7 +315,7 @@ class InMemoryBus(MessageBus):
         if verdict.outcome is Outcome.ACK:
             return
         if verdict.outcome is Outcome.RETRY:
-            self._ready.appendleft((queue, delivery))
+            self._ready.appendleft((queue, delivery.message, delivery))
         elif verdict.outcome is Outcome.DEAD_LETTER:
             delivery.headers = dead_letter_headers(verdict, queue.spec.name, delivery.exchange, delivery.routing_key,
                                                    delivery.attempts, delivery.headers)
@@ -286,10 +327,10 @@ class InMemoryBus(MessageBus):
             self._crash(verdict.error or RuntimeError(verdict.reason))
 
     def _requeue(self, queue: _Queue, delivery: Delivery) -> None:
-        self._ready.appendleft((queue, delivery))
+        self._ready.appendleft((queue, delivery.message, delivery))
 
     async def _wait_handler_of(self, queue: _Queue) -> None:
-        while self._current is not None and self._current[0] is queue:
+        while self._current is queue:
             waiter = asyncio.get_running_loop().create_future()
             self._settled_waiters.append(waiter)
             await waiter
@@ -302,10 +343,19 @@ class InMemoryBus(MessageBus):
 
     async def _kill_handler_of(self, queue: _Queue) -> None:
         runner = self._runner
-        if self._current is not None and self._current[0] is queue and runner is not None:
+        if self._current is queue and runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
             if self._pump is runner or (self._pump is not None and self._pump.done()):
                 self._pump = asyncio.create_task(self._pump_forever(), name="memory-bus-pump")
                 self._wake.set()
 
+
+
+def _record(message: Message | None, origin: Route | Delivery, attempts: int = 0) -> Delivery:
+    """Return the ``Delivery`` of a ready entry, making one for a first delivery (delivered ``attempts`` times)."""
+    if origin.__class__ is Delivery:
+        return origin  # type: ignore[return-value]
+    assert message is not None
+    exchange, routing_key, _ = origin  # type: ignore[misc]
+    return Delivery(message, exchange, routing_key, message.type, attempts=attempts)

@@ -51,6 +51,8 @@ class ServiceApp:
     health_details: Callable[[], dict[str, Any]] = dict
     deps: Any = None
     """The handlers' dependencies (domain state), for the backtester and tests to inspect."""
+    declare_suite: bool = False
+    """Declare every queue of the suite at start-up (the four services do), not only this app's own."""
 
 
 class ServiceRunner:
@@ -65,8 +67,9 @@ class ServiceRunner:
     async def start(self) -> None:
         """Connect, run the start-up hooks, then start consuming and the background tasks."""
         await self.app.bus.start()
-        for spec in self.app.bus.topology.suite_queues():
-            await self.app.bus.declare(spec)
+        if self.app.declare_suite:
+            for spec in self.app.bus.topology.suite_queues():
+                await self.app.bus.declare(spec)
         for hook in self.app.on_start:
             await hook()
         for subscription in self.app.subscriptions:

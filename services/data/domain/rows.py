@@ -47,6 +47,28 @@ def read_header(lines: Iterator[tuple[int, str]]) -> list[str]:
     raise ValueError("the file has no header line")
 
 
+DECIMAL_CACHE_SIZE = 1 << 16
+"""Distinct number texts a reader remembers: bar files repeat prices, and a hit costs a fraction of a parse."""
+
+
+class Decimals(dict[str, Decimal]):
+    """Parse number texts into ``Decimal`` once each: ``decimals[text]``; raises what ``Decimal(text)`` raises.
+
+    Decimals are immutable, so messages may share them. The cache holds at most ``size`` texts, then is emptied.
+    """
+
+    def __init__(self, size: int = DECIMAL_CACHE_SIZE) -> None:
+        super().__init__()
+        self.size = size
+
+    def __missing__(self, text: str) -> Decimal:
+        value = Decimal(text)
+        if len(self) >= self.size:
+            self.clear()
+        self[text] = value
+        return value
+
+
 class _Stream:
     __slots__ = ("symbol", "id_base", "last", "sequence")
 
@@ -133,13 +155,13 @@ class BarRows(_RowReader):
         c = self.columns
         io, ih, il, ic, iv, isym = c.open, c.high, c.low, c.close, c.volume, c.symbol
         fixed, stream_of, source, timeframe = self.fixed, self.stream_of, self.source, self.timeframe
-        D, problem, new, make_id = Decimal, bar_problem, new_bar, replay_id
+        D, problem, new, make_id = Decimals(), bar_problem, new_bar, replay_id
         for number, line in chain(taken, lines):
             row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)
             try:
                 ts = parse_time(row)
-                o, h, lo, cl = D(row[io]), D(row[ih]), D(row[il]), D(row[ic])
-                v = D(row[iv]) if iv is not None else _ZERO
+                o, h, lo, cl = D[row[io]], D[row[ih]], D[row[il]], D[row[ic]]
+                v = D[row[iv]] if iv is not None else _ZERO
                 stream = fixed if fixed is not None else stream_of(row[isym])
             except _PARSE_ERRORS:
                 if line.strip():
@@ -172,11 +194,12 @@ class TradeRows(_RowReader):
         parse_time, taken = self.start(lines)
         ip, isz, isym = self.columns.price, self.columns.size, self.columns.symbol
         fixed, stream_of, source = self.fixed, self.stream_of, self.source
+        D = Decimals()
         for number, line in chain(taken, lines):
             row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)
             try:
                 ts = parse_time(row)
-                price, size = Decimal(row[ip]), Decimal(row[isz])
+                price, size = D[row[ip]], D[row[isz]]
                 stream = fixed if fixed is not None else stream_of(row[isym])
             except _PARSE_ERRORS:
                 if line.strip():

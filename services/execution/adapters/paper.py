@@ -1,22 +1,23 @@
 """The paper broker: the matcher behind the ``Broker`` interface, its book kept in SQLite across restarts.
 
-It is the "venue" of paper trading and of the backtester (``path=":memory:"``): it remembers every order it was
-sent and every fill, refuses a client id it has seen, and answers reconciliation queries from its own records.
+It is the "venue" of paper trading and of the backtester (``path=None``: its book in plain dicts): it remembers
+every order it was sent and every fill, refuses a client id it has seen, and answers reconciliation queries from
+its own records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 from shared.contracts import BarClosed, Message, QuoteTicked, TradeTicked
 from shared.runtime.clock import Clock
 
 from ..domain.matching import MatcherConfig, PaperMatcher, WorkingOrder
-from ..domain.orders import Order, OrderStatus, transition
+from ..domain.orders import Order, OrderStatus, evolve, transition
 from ..domain.reports import Filled, Rejected, Report, Triggered
 from .broker import Broker
 from .sqlite import (
@@ -37,11 +38,15 @@ _OPEN = tuple(s.value for s in OrderStatus if not s.is_terminal)
 
 
 class PaperBroker(Broker):
-    """Simulate a venue: fill orders against the market data shown through ``on_market``."""
+    """Simulate a venue: fill orders against the market data shown through ``on_market``.
+
+    ``path`` is the SQLite file the broker's book is kept in (``":memory:"`` for a throwaway database), or
+    ``None`` to keep it in plain dicts, which the backtester uses: the same answers, nothing durable.
+    """
 
     name = "paper"
 
-    def __init__(self, config: MatcherConfig | None = None, *, clock: Clock, path: str | Path = ":memory:",
+    def __init__(self, config: MatcherConfig | None = None, *, clock: Clock, path: str | Path | None = ":memory:",
                  synchronous: Synchronous = "FULL") -> None:
         super().__init__()
         self.matcher = PaperMatcher(config)
@@ -49,29 +54,24 @@ class PaperBroker(Broker):
         self._orders: dict[str, Order] = {}
         self._feeds = {BarClosed: self.matcher.on_bar, TradeTicked: self.matcher.on_trade,
                        QuoteTicked: self.matcher.on_quote}
-        self._conn = connect(path, synchronous)
-        self._conn.executescript(f"""
-            CREATE TABLE IF NOT EXISTS paper_orders ({ORDER_COLUMNS});
-            CREATE TABLE IF NOT EXISTS paper_fills ({FILL_COLUMNS});
-            CREATE TABLE IF NOT EXISTS paper_working (
-                client_order_id TEXT PRIMARY KEY, fill_count INTEGER NOT NULL, triggered INTEGER NOT NULL,
-                not_after TEXT, day TEXT NOT NULL);
-        """)
-        self._restore()
+        self._records: _Records = _MemoryRecords() if path is None else _SqliteRecords(path, synchronous)
+        for working in self._records.working_orders():
+            self._orders[working.order.client_order_id] = working.order
+            self.matcher.restore(working)
 
     async def close(self) -> None:
         """Close the database."""
-        self._conn.close()
+        self._records.close()
 
     async def submit(self, order: Order) -> Sequence[Report]:
         """Accept the order into the book (a seen client id is rejected); ``close`` mode may fill it at once."""
         now = self._clock.now()
         client_id = order.client_order_id
-        if self._known(client_id):
+        if client_id in self._orders or self._records.known(client_id):
             return (Rejected(client_id, f"duplicate client_order_id {client_id}", now),)
-        self._orders[client_id] = replace(order, status=OrderStatus.PENDING_SUBMIT, venue_order_id=None,
-                                          filled_quantity=Decimal(0), average_fill_price=None, reason="",
-                                          updated_at=now)
+        self._orders[client_id] = evolve(order, status=OrderStatus.PENDING_SUBMIT, venue_order_id=None,
+                                         filled_quantity=Decimal(0), average_fill_price=None, reason="",
+                                         updated_at=now)
         reports = self.matcher.submit(order, now)
         self._record(reports)
         return reports
@@ -99,39 +99,112 @@ class PaperBroker(Broker):
 
     async def orders(self, client_order_ids: Iterable[str]) -> Sequence[Order]:
         """Return the paper broker's record of these orders; unknown ids are left out."""
-        found = []
-        for client_id in client_order_ids:
-            row = self._conn.execute("SELECT * FROM paper_orders WHERE client_order_id = ?", (client_id,)).fetchone()
-            if row is not None:
-                found.append(order_from_row(row))
-        return found
+        found = (self._records.order(client_id) for client_id in client_order_ids)
+        return [order for order in found if order is not None]
 
     async def fills_since(self, since: datetime | None = None) -> Sequence[Filled]:
         """Return the fills at or after ``since`` (all when ``None``), in the order they happened."""
-        rows = self._conn.execute("SELECT * FROM paper_fills ORDER BY seq").fetchall()
-        fills = [fill_from_row(row) for row in rows]
+        fills = self._records.fills()
         return fills if since is None else [fill for fill in fills if fill.ts >= since]
 
-    def _known(self, client_order_id: str) -> bool:
-        return client_order_id in self._orders or self._conn.execute(
-            "SELECT 1 FROM paper_orders WHERE client_order_id = ?", (client_order_id,)).fetchone() is not None
-
     def _record(self, reports: Sequence[Report]) -> None:
+        changes = []
+        for report in reports:
+            client_id = report.client_order_id
+            order = transition(self._orders[client_id], report)
+            changes.append((order, report))
+            if order.is_terminal:
+                del self._orders[client_id]
+            else:
+                self._orders[client_id] = order
+        self._records.save(changes, self.matcher.working)
+
+
+Change = tuple[Order, Report]
+"""An order after a report, and the report."""
+
+WorkingOf = Callable[[str], WorkingOrder | None]
+"""The matcher's working state of an order, by client order id (``None`` once it stopped working)."""
+
+
+class _Records(Protocol):
+    def known(self, client_order_id: str) -> bool: ...
+    def order(self, client_order_id: str) -> Order | None: ...
+    def fills(self) -> list[Filled]: ...
+    def working_orders(self) -> list[WorkingOrder]: ...
+    def save(self, changes: Sequence[Change], working_of: WorkingOf) -> None: ...
+    def close(self) -> None: ...
+
+
+class _MemoryRecords:
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._fills: list[Filled] = []
+
+    def known(self, client_order_id: str) -> bool:
+        return client_order_id in self._orders
+
+    def order(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def fills(self) -> list[Filled]:
+        return list(self._fills)
+
+    def working_orders(self) -> list[WorkingOrder]:
+        return []
+
+    def save(self, changes: Sequence[Change], working_of: WorkingOf) -> None:
+        for order, report in changes:
+            self._orders[order.client_order_id] = order
+            if isinstance(report, Filled):
+                self._fills.append(report)
+
+    def close(self) -> None:
+        pass
+
+
+class _SqliteRecords:
+    def __init__(self, path: str | Path, synchronous: Synchronous) -> None:
+        self._conn = connect(path, synchronous)
+        self._conn.executescript(f"""
+            CREATE TABLE IF NOT EXISTS paper_orders ({ORDER_COLUMNS});
+            CREATE TABLE IF NOT EXISTS paper_fills ({FILL_COLUMNS});
+            CREATE TABLE IF NOT EXISTS paper_working (
+                client_order_id TEXT PRIMARY KEY, fill_count INTEGER NOT NULL, triggered INTEGER NOT NULL,
+                not_after TEXT, day TEXT NOT NULL);
+        """)
+
+    def known(self, client_order_id: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM paper_orders WHERE client_order_id = ?",
+                                  (client_order_id,)).fetchone() is not None
+
+    def order(self, client_order_id: str) -> Order | None:
+        row = self._conn.execute("SELECT * FROM paper_orders WHERE client_order_id = ?",
+                                 (client_order_id,)).fetchone()
+        return None if row is None else order_from_row(row)
+
+    def fills(self) -> list[Filled]:
+        return [fill_from_row(row) for row in self._conn.execute("SELECT * FROM paper_fills ORDER BY seq")]
+
+    def working_orders(self) -> list[WorkingOrder]:
+        rows = self._conn.execute(
+            f"SELECT o.*, w.fill_count, w.triggered, w.not_after, w.day FROM paper_orders o "
+            f"JOIN paper_working w USING (client_order_id) "
+            f"WHERE o.status IN ({', '.join('?' * len(_OPEN))}) ORDER BY o.created_at, o.rowid", _OPEN).fetchall()
+        return [WorkingOrder(order_from_row(row), row["venue_order_id"] or "", Decimal(row["filled_quantity"]),
+                             row["fill_count"], bool(row["triggered"]),
+                             datetime.fromisoformat(row["not_after"]) if row["not_after"] else None,
+                             date.fromisoformat(row["day"])) for row in rows]
+
+    def save(self, changes: Sequence[Change], working_of: WorkingOf) -> None:
         with transaction(self._conn):
-            for report in reports:
-                client_id = report.client_order_id
-                order = transition(self._orders[client_id], report)
+            for order, report in changes:
                 self._conn.execute(UPSERT_ORDER.format(table="paper_orders"), order_row(order))
                 if isinstance(report, Filled):
                     self._conn.execute(INSERT_FILL.format(table="paper_fills"), fill_row(report))
-                self._save_working(client_id)
-                if order.is_terminal:
-                    del self._orders[client_id]
-                else:
-                    self._orders[client_id] = order
+                self._save_working(order.client_order_id, working_of(order.client_order_id))
 
-    def _save_working(self, client_order_id: str) -> None:
-        working = self.matcher.working(client_order_id)
+    def _save_working(self, client_order_id: str, working: WorkingOrder | None) -> None:
         if working is None:
             self._conn.execute("DELETE FROM paper_working WHERE client_order_id = ?", (client_order_id,))
             return
@@ -140,15 +213,5 @@ class PaperBroker(Broker):
             (client_order_id, working.fill_count, int(working.triggered),
              working.not_after.isoformat() if working.not_after else None, working.day.isoformat()))
 
-    def _restore(self) -> None:
-        rows = self._conn.execute(
-            f"SELECT o.*, w.fill_count, w.triggered, w.not_after, w.day FROM paper_orders o "
-            f"JOIN paper_working w USING (client_order_id) "
-            f"WHERE o.status IN ({', '.join('?' * len(_OPEN))}) ORDER BY o.created_at, o.rowid", _OPEN).fetchall()
-        for row in rows:
-            order = order_from_row(row)
-            self._orders[order.client_order_id] = order
-            self.matcher.restore(WorkingOrder(
-                order, order.venue_order_id or "", order.filled_quantity, row["fill_count"], bool(row["triggered"]),
-                datetime.fromisoformat(row["not_after"]) if row["not_after"] else None,
-                date.fromisoformat(row["day"])))
+    def close(self) -> None:
+        self._conn.close()

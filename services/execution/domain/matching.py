@@ -185,7 +185,11 @@ class PaperMatcher:
             return _NO_REPORTS
         symbol = bar.symbol
         self._last_bar[symbol] = bar
-        self._remember(symbol, bar)
+        recent = self._recent.get(symbol)
+        if recent is None:
+            self._remember(symbol, bar)
+        else:
+            recent.append(bar)
         book = self._books.get(symbol)
         if book is None:
             return _NO_REPORTS

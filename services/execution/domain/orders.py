@@ -17,7 +17,7 @@ ever sends it again. Anything else (a fill after a cancel, an acceptance after a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -68,6 +68,12 @@ class OrderStatus(StrEnum):
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
 _UNANSWERED = frozenset({OrderStatus.PENDING_SUBMIT, OrderStatus.SUBMITTED, OrderStatus.IN_FLIGHT})
 _WORKING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+
+
+_STATE_FIELDS = frozenset({"status", "venue_order_id", "filled_quantity", "average_fill_price", "reason",
+                           "updated_at"})
+_new_order = object.__new__
+_set_field = object.__setattr__
 
 
 class IllegalTransition(Exception):
@@ -130,6 +136,9 @@ class Order:
             correlation_id=str(command.correlation_id))
 
 
+_ORDER_FIELDS = tuple(f.name for f in fields(Order))
+
+
 def order_for_signal(signal: SignalGenerated, side: Side, quantity: Decimal, now: datetime, *,
                      reduce_only: bool = False, time_in_force: TimeInForce = TimeInForce.GTC) -> Order:
     """Build the pending order a sized signal asks for; its client order id derives from the signal's id.
@@ -166,32 +175,47 @@ def transition(order: Order, event: OrderEvent) -> Order:
     match event:
         case Submitted():
             _require(order, event, status in (OrderStatus.PENDING_SUBMIT, OrderStatus.IN_FLIGHT))
-            return replace(order, status=OrderStatus.SUBMITTED, updated_at=event.ts)
+            return evolve(order, status=OrderStatus.SUBMITTED, updated_at=event.ts)
         case SubmitUnknown():
             _require(order, event, status is OrderStatus.PENDING_SUBMIT)
-            return replace(order, status=OrderStatus.IN_FLIGHT, reason=event.reason, updated_at=event.ts)
+            return evolve(order, status=OrderStatus.IN_FLIGHT, reason=event.reason, updated_at=event.ts)
         case Accepted():
             _require(order, event, status in _UNANSWERED)
-            return replace(order, status=OrderStatus.ACCEPTED, venue_order_id=event.venue_order_id,
+            return evolve(order, status=OrderStatus.ACCEPTED, venue_order_id=event.venue_order_id,
                            updated_at=event.ts)
         case Rejected():
             _require(order, event, status in _UNANSWERED)
-            return replace(order, status=OrderStatus.REJECTED, reason=event.reason, updated_at=event.ts,
+            return evolve(order, status=OrderStatus.REJECTED, reason=event.reason, updated_at=event.ts,
                            venue_order_id=event.venue_order_id or order.venue_order_id)
         case Filled():
             return _fill(order, event)
         case Canceled():
             _require(order, event, not order.is_terminal)
-            return replace(order, status=OrderStatus.CANCELED, reason=event.reason, updated_at=event.ts,
+            return evolve(order, status=OrderStatus.CANCELED, reason=event.reason, updated_at=event.ts,
                            venue_order_id=event.venue_order_id or order.venue_order_id)
         case Expired():
             _require(order, event, not order.is_terminal and status is not OrderStatus.PENDING_SUBMIT)
-            return replace(order, status=OrderStatus.EXPIRED, updated_at=event.ts,
+            return evolve(order, status=OrderStatus.EXPIRED, updated_at=event.ts,
                            venue_order_id=event.venue_order_id or order.venue_order_id)
         case Triggered():
             _require(order, event, status in _WORKING)
-            return replace(order, updated_at=event.ts)
+            return evolve(order, updated_at=event.ts)
     raise TypeError(f"not an order event: {event!r}")
+
+
+def evolve(order: Order, **changes: object) -> Order:
+    """Return a copy of ``order`` with ``changes`` to its state fields (status, fills, ids, reason, times).
+
+    Unlike ``dataclasses.replace`` it does not run ``__post_init__`` again: what it checks (quantity, time zone,
+    prices for the order type) never changes after creation. Unknown field names raise ``TypeError``.
+    """
+    unknown = changes.keys() - _STATE_FIELDS
+    if unknown:
+        raise TypeError(f"evolve cannot change {sorted(unknown)}")
+    new = _new_order(Order)
+    for name in _ORDER_FIELDS:
+        _set_field(new, name, changes[name] if name in changes else getattr(order, name))
+    return new
 
 
 def already_applied(order: Order, event: OrderEvent) -> bool:
@@ -230,7 +254,7 @@ def _fill(order: Order, fill: Filled) -> Order:
     previous = order.average_fill_price or _ZERO
     average = (previous * order.filled_quantity + fill.price * fill.quantity) / filled
     status = OrderStatus.FILLED if filled == order.quantity else OrderStatus.PARTIALLY_FILLED
-    return replace(order, status=status, filled_quantity=filled, average_fill_price=average,
+    return evolve(order, status=status, filled_quantity=filled, average_fill_price=average,
                    venue_order_id=order.venue_order_id or fill.venue_order_id, updated_at=fill.ts)
 
 

@@ -146,6 +146,11 @@ class RiskGuard:
         """Return why trading halted, or ``None``."""
         return self._halt_reason
 
+    @property
+    def watching(self) -> bool:
+        """Return whether ``evaluate`` can ask for anything: a rule is set or trading is halted."""
+        return self._halted or self.rules.max_drawdown is not None or self.rules.has_stops
+
     def evaluate(self, ledger: Ledger, drawdown: Decimal, *, symbol: str | None = None) -> RiskActions:
         """Check the kill switch against ``drawdown``, then stops (of ``symbol``'s positions when given).
 
