@@ -39,7 +39,7 @@ def matcher_config(settings: ExecutionSettings) -> MatcherConfig:
         commission=Commission(per_share=settings.commission_per_share, rate=settings.commission_rate,
                               minimum=settings.commission_minimum),
         max_volume_participation=settings.max_volume_participation, lot_size=settings.lot_size,
-        timeframe=settings.timeframe)
+        timeframe=settings.timeframe, replay_window=settings.replay_window)
 
 
 def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clock: Clock | None = None,

@@ -36,7 +36,7 @@ from .domain.events import order_event
 from .domain.orders import Order, OrderStatus, client_order_id_for, order_for_signal
 from .domain.reconcile import reconcile
 from .domain.reports import Canceled, OrderEvent, Rejected, Submitted, SubmitUnknown
-from .domain.risk import RiskLimits, check_order
+from .domain.risk import RiskLimits, check_order, reduces_position
 from .domain.sizing import SizingError, SizingPolicy, size_order
 
 
@@ -66,8 +66,11 @@ async def on_signal(signal: SignalGenerated, deps: ExecutionDeps) -> None:
         sized, reason = None, str(error)
         await deps.bus.publish(rejection(signal, reason, deps))
     if sized is not None:
+        # reduce-only only if it reduces what is filled now: an exit may overtake the fill of its entry
+        filled = deps.book.position(signal.strategy_id, signal.symbol)
+        reduce_only = sized.reduce_only and reduces_position(sized.side, sized.quantity, filled)
         # event time: the order is placed as of the market event behind the signal (see the paper matcher)
-        order = order_for_signal(signal, sized.side, sized.quantity, signal.ts_event, reduce_only=sized.reduce_only)
+        order = order_for_signal(signal, sized.side, sized.quantity, signal.ts_event, reduce_only=reduce_only)
         await place(order, signal, deps)
 
 

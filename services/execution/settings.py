@@ -38,6 +38,7 @@ class ExecutionSettings(ServiceSettings):
     lot_size: Decimal = Field(Decimal(1), gt=0, description="Order sizes round down to a multiple of this.")
     scale_by_strength: bool = Field(False, description="Scale order sizes by the signal's strength.")
     timeframe: str | None = Field(None, description="Match orders only against bars of this timeframe.")
+    replay_window: int = Field(100_000, ge=1, description="Recent market events per symbol kept to fill orders that arrive late, in event time.")
     lost_after_s: float = Field(60.0, gt=0, description="An unanswered submit the broker does not know becomes rejected after this.")
     reconcile_interval_s: float = Field(5.0, gt=0, description="How often in-flight orders are reconciled with the broker.")
     max_volume_participation: Decimal | None = Field(None, gt=0, le=1, description="Partial fills: at most this fraction of a bar's volume.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import urllib.error
+import urllib.request
 import signal
 import socket
 import sys
@@ -12,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 SERVICES = ("portfolio", "execution", "strategy", "data")
 """Start order: consumers first, the data replay last (every service declares every queue, so order is not
@@ -83,6 +86,17 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}/health"
 
 
+def health(service: ServiceProcess) -> dict[str, Any] | None:
+    """Return a service's /health report, or ``None`` while it does not answer."""
+    try:
+        with urllib.request.urlopen(service.health_url, timeout=2) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read() or b"{}")
+    except (OSError, ValueError):
+        return None
+
+
 def plan(options: SuiteOptions) -> list[ServiceProcess]:
     """Return the processes of the suite (strategy replicated ``strategy_workers`` times)."""
     processes = []
@@ -105,9 +119,21 @@ class Supervisor:
         self._pumps: list[asyncio.Task[None]] = []
         self.failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-    async def start(self) -> None:
-        for service in self.processes:
+    async def start(self, ready_timeout: float = 60.0) -> None:
+        """Start every service; the data replay only once the others are consuming (so none lags far behind)."""
+        consumers = [s for s in self.processes if not s.module.endswith(".data")]
+        for service in consumers:
             await self._spawn(service)
+        await asyncio.wait_for(asyncio.gather(*(self._ready(s) for s in consumers)), ready_timeout)
+        for service in self.processes:
+            if service not in consumers:
+                await self._spawn(service)
+
+    async def _ready(self, service: ServiceProcess) -> None:
+        while ((await asyncio.to_thread(health, service)) or {}).get("status") != "ok":
+            if self.failed.done():
+                return
+            await asyncio.sleep(0.1)
 
     async def _spawn(self, service: ServiceProcess) -> None:
         service.process = await asyncio.create_subprocess_exec(

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pika
 
 from shared.messaging.topology import Topology
 
-from .processes import ServiceProcess
-
-
-def health(service: ServiceProcess) -> dict[str, Any] | None:
-    """Return a service's /health report, or ``None`` while it does not answer."""
-    try:
-        with urllib.request.urlopen(service.health_url, timeout=2) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return json.loads(error.read() or b"{}")
-    except (OSError, ValueError):
-        return None
+from .processes import ServiceProcess, health
 
 
 def queue_depths(url: str, topology: Topology) -> dict[str, int]:

@@ -63,6 +63,7 @@ class ServiceRunner:
         self.consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ready = False
 
     async def start(self) -> None:
         """Connect, run the start-up hooks, then start consuming and the background tasks."""
@@ -78,6 +79,7 @@ class ServiceRunner:
             task = asyncio.create_task(job(), name=f"{self.app.name}:{getattr(job, '__name__', 'task')}")
             task.add_done_callback(self._task_done)
             self._tasks.append(task)
+        self.ready = True
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None and not self.failed.done():
@@ -85,6 +87,7 @@ class ServiceRunner:
 
     async def stop(self) -> None:
         """Stop consuming (finishing messages in hand), cancel background tasks, run stop hooks, disconnect."""
+        self.ready = False
         for consumer in self.consumers:
             await consumer.cancel()
         self.consumers.clear()
@@ -127,8 +130,9 @@ async def run_service(build: Callable[[ServiceSettings], ServiceApp], settings: 
 
     def health() -> dict[str, Any]:
         connected = app.bus.is_connected
-        return {"status": "ok" if connected else "degraded", "service": app.name,
-                "instance": settings.instance_id, "broker_connected": connected, **app.health_details()}
+        return {"status": "ok" if connected and runner.ready else "degraded", "service": app.name,
+                "instance": settings.instance_id, "broker_connected": connected, "ready": runner.ready,
+                **app.health_details()}
 
     server = ObservabilityServer(app.registry, health, settings.metrics_host, settings.metrics_port)
     port = await server.start()

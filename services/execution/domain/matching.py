@@ -51,6 +51,8 @@ _ZERO = Decimal(0)
 class MatcherConfig:
     """The paper fill model.
 
+    ``replay_window`` is how many recent market events per symbol are kept to match orders that arrive after
+    newer data (the backtester, whose bus delivers in causal order, keeps a handful).
     ``max_volume_participation`` (e.g. 0.1) caps each fill at that share of the data's volume, rounded down to
     ``lot_size``; the rest carries to later data. ``timeframe`` restricts matching to bars of one timeframe
     when several are published. Venue order ids are ``{venue}-{client_order_id}``.
@@ -63,7 +65,7 @@ class MatcherConfig:
     lot_size: Decimal = Decimal(1)
     timeframe: str | None = None
     venue: str = "paper"
-    replay_window: int = 4096
+    replay_window: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
