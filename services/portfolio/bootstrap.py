@@ -12,6 +12,7 @@ from shared.runtime.clock import Clock, LiveClock
 from shared.runtime.service import ServiceApp, bind_handlers, make_amqp_bus
 
 from .adapters import LedgerStore, MemoryLedgerStore
+from .adapters.metrics import PortfolioGauges
 from .domain import DrawdownTracker, RiskGuard, RiskRules
 from .handlers import FILL_HANDLERS, MARKET_HANDLERS, PortfolioDeps, publish_snapshot
 from .settings import PortfolioSettings
@@ -26,9 +27,13 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
     store = store or LedgerStore(settings.state_dir / "ledger.db")
     risk = store.load_risk_state()
     rules = RiskRules(settings.max_drawdown, settings.stop_loss, settings.take_profit)
-    deps = PortfolioDeps(store.load(settings.starting_cash), store, DrawdownTracker(risk.peak_equity),
+    ledger = store.load(settings.starting_cash)
+    # drawdown is measured from the highest equity ever seen, which is at least what the account started with
+    peak = risk.peak_equity if risk.peak_equity is not None else ledger.equity()
+    deps = PortfolioDeps(ledger, store, DrawdownTracker(peak),
                          RiskGuard(rules, halted=risk.halted, halt_reason=risk.halt_reason), bus,
-                         clock or LiveClock(), f"portfolio@{settings.instance_id}")
+                         clock or LiveClock(), f"portfolio@{settings.instance_id}",
+                         observe=PortfolioGauges(registry, settings.service_name).observe)
     topo = bus.topology
     fills, market = topo.queue("portfolio", "fills"), topo.queue("portfolio", "market")
     subscriptions = [

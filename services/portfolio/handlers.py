@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,6 +60,8 @@ class PortfolioDeps:
     source: str
     curve: EquityCurve = field(default_factory=EquityCurve)
     dirty: bool = False
+    observe: Callable[[PortfolioSnapshot], None] = lambda snapshot: None
+    """Called with every snapshot published (the Prometheus gauges)."""
 
 
 async def on_fill(fill: OrderFilled, deps: PortfolioDeps) -> None:
@@ -123,6 +126,7 @@ async def publish_snapshot(cause: Message | None, deps: PortfolioDeps) -> None:
                                                **fields)
     deps.dirty = False
     await deps.bus.publish(snapshot)
+    deps.observe(snapshot)
 
 
 FILL_HANDLERS = {OrderFilled: on_fill, OrderRejected: on_order_closed, OrderCanceled: on_order_closed,

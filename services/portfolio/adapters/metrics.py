@@ -1,0 +1,43 @@
+"""The portfolio's Prometheus gauges: equity, cash, drawdown, exposure, positions, halt state."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from shared.contracts import PortfolioSnapshot
+
+
+class PortfolioGauges:
+    """Set the account gauges from each published ``PortfolioSnapshot``."""
+
+    def __init__(self, registry: CollectorRegistry, service: str = "portfolio") -> None:
+        def gauge(name: str, doc: str, *labels: str) -> Gauge:
+            return Gauge(name, doc, ["service", *labels], registry=registry)
+
+        self.service = service
+        self.equity = gauge("tradebus_portfolio_equity", "Account equity: cash plus marked positions.")
+        self.cash = gauge("tradebus_portfolio_cash", "Cash in the account.")
+        self.drawdown = gauge("tradebus_portfolio_drawdown_ratio", "Drawdown from peak equity, as a fraction.")
+        self.peak = gauge("tradebus_portfolio_peak_equity", "Highest equity seen.")
+        self.gross = gauge("tradebus_portfolio_gross_exposure", "Sum of absolute position values.")
+        self.net = gauge("tradebus_portfolio_net_exposure", "Sum of signed position values.")
+        self.halted = gauge("tradebus_portfolio_trading_halted", "1 while trading is halted (kill switch).")
+        self.position = gauge("tradebus_portfolio_position_quantity", "Signed position size.", "strategy", "symbol")
+        self._held: set[tuple[str, str]] = set()
+
+    def observe(self, snapshot: PortfolioSnapshot) -> None:
+        """Set every gauge from ``snapshot``; positions that closed drop to 0."""
+        service = self.service
+        for gauge, value in ((self.equity, snapshot.equity), (self.cash, snapshot.cash),
+                             (self.drawdown, snapshot.drawdown), (self.peak, snapshot.peak_equity),
+                             (self.gross, snapshot.gross_exposure), (self.net, snapshot.net_exposure),
+                             (self.halted, int(snapshot.trading_halted))):
+            gauge.labels(service).set(float(value))
+        held = set()
+        for position in snapshot.positions:
+            key = (position.strategy_id or "", position.symbol)
+            held.add(key)
+            self.position.labels(service, *key).set(float(position.quantity))
+        for key in self._held - held:
+            self.position.labels(service, *key).set(0)
+        self._held = held
