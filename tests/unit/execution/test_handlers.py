@@ -10,11 +10,11 @@ from services.execution.adapters.paper import PaperBroker
 from services.execution.bootstrap import bootstrap, matcher_config
 from services.execution.settings import ExecutionSettings
 from shared.contracts import OrderFilled, OrderRejected
-from shared.messaging.bus import Subscription
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
 from shared.runtime.clock import SimulatedClock
 from tests.factories import T0, bar, signal
+from tests.wiring import start_in_memory, watch
 
 DAY = timedelta(days=1)
 
@@ -25,17 +25,8 @@ async def start_execution():
     settings = ExecutionSettings.isolated(instance_id="unit")
     app = bootstrap(settings, bus=bus, clock=clock, store=OrderStore(), broker=PaperBroker(
         matcher_config(settings), clock=clock))
-    for spec in topo.suite_queues():
-        await bus.declare(spec)
-    for subscription in app.subscriptions:
-        await bus.subscribe(subscription)
-    seen: list = []
-
-    async def record(message) -> None:
-        seen.append(message)
-
-    await bus.subscribe(Subscription(topo.service_queue("test", "orders", topo.bind(OrderFilled, OrderRejected)),
-                                     {OrderFilled: record, OrderRejected: record}))
+    await start_in_memory(app, bus)
+    seen = await watch(bus, OrderFilled, OrderRejected)
     return bus, seen
 
 

@@ -11,11 +11,11 @@ from services.portfolio.adapters import LedgerStore, MemoryLedgerStore
 from services.portfolio.bootstrap import bootstrap
 from services.portfolio.settings import PortfolioSettings
 from shared.contracts import PortfolioSnapshot, PositionChanged, SubmitOrder, TradingHalted
-from shared.messaging.bus import Subscription
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
 from shared.runtime.clock import SimulatedClock
 from tests.factories import T0, bar, fill
+from tests.wiring import start_in_memory, watch
 
 DAY = timedelta(days=1)
 WATCHED = (PositionChanged, PortfolioSnapshot, SubmitOrder, TradingHalted)
@@ -26,17 +26,8 @@ async def start_portfolio(store=None, **settings):
     bus, registry = InMemoryBus(topo, strict=True), CollectorRegistry()
     app = bootstrap(PortfolioSettings.isolated(instance_id="unit", **settings), bus=bus, clock=SimulatedClock(T0),
                     registry=registry, store=store or MemoryLedgerStore())
-    for spec in topo.suite_queues():
-        await bus.declare(spec)
-    for subscription in app.subscriptions:
-        await bus.subscribe(subscription)
-    seen: list = []
-
-    async def record(message) -> None:
-        seen.append(message)
-
-    await bus.subscribe(Subscription(topo.service_queue("test", "watch", topo.bind(*WATCHED)),
-                                     {t: record for t in WATCHED}))
+    await start_in_memory(app, bus)
+    seen = await watch(bus, *WATCHED)
     return bus, app, registry, seen
 
 
