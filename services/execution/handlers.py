@@ -116,23 +116,36 @@ async def on_resumed(event: TradingResumed, deps: ExecutionDeps) -> None:
 
 async def place(order: Order, cause: Message, deps: ExecutionDeps) -> None:
     """Record ``order``, check risk, send it, apply the answer, publish: each step survives a crash."""
-    if not deps.store.record_pending(order):
-        await publish_outbox(deps)  # a redelivery: the order exists; only announcements may be owed
-        return
-    deps.book.track(order)
+    if deps.store.record_pending(order):
+        deps.book.track(order)
+        await check_and_send(order, cause, deps)
+    elif await never_reached_the_broker(order.client_order_id, deps):
+        # a crash came between recording and sending: the broker does not know the order, so send it now
+        await check_and_send(order, cause, deps)
+    await publish_outbox(deps)  # for a redelivery, only the announcements may still be owed
+
+
+async def never_reached_the_broker(client_order_id: str, deps: ExecutionDeps) -> bool:
+    """Return whether a recorded order is still unsent and unknown to the broker (asked, never assumed)."""
+    recorded = deps.store.get(client_order_id)
+    return (recorded is not None and recorded.status is OrderStatus.PENDING_SUBMIT
+            and not await deps.broker.orders([client_order_id]))
+
+
+async def check_and_send(order: Order, cause: Message, deps: ExecutionDeps) -> None:
+    """Run pre-trade risk on a recorded order, then send it and apply the broker's answer."""
     now = deps.clock.now()
     reason = check_order(order, deps.book.risk_state(), deps.limits, now)
     if reason is not None:
         apply(Rejected(order.client_order_id, reason, now), cause, deps)
-    else:
-        deps.book.note_sent(now)
-        try:
-            reports = await deps.broker.submit(order)
-        except OutcomeUnknown as error:
-            reports = [SubmitUnknown(order.client_order_id, deps.clock.now(), str(error))]
-        for report in reports or [Submitted(order.client_order_id, deps.clock.now())]:
-            apply(report, cause, deps)
-    await publish_outbox(deps)
+        return
+    deps.book.note_sent(now)
+    try:
+        reports = await deps.broker.submit(order)
+    except OutcomeUnknown as error:
+        reports = [SubmitUnknown(order.client_order_id, deps.clock.now(), str(error))]
+    for report in reports or [Submitted(order.client_order_id, deps.clock.now())]:
+        apply(report, cause, deps)
 
 
 def apply(report: OrderEvent, cause: Message, deps: ExecutionDeps) -> None:

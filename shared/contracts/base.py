@@ -71,7 +71,7 @@ class Message(BaseModel):
 
     def routing_symbol(self) -> str | None:
         """Return the instrument this message is about, used in routing keys; ``None`` when it has none."""
-        return getattr(self, "symbol", None)
+        return self.__dict__.get("symbol")  # getattr on a model without the field costs an exception
 
 
 class Command(Message):

@@ -8,8 +8,9 @@ from decimal import Decimal
 from services.execution.adapters.order_store import OrderStore
 from services.execution.adapters.paper import PaperBroker
 from services.execution.bootstrap import bootstrap, matcher_config
+from services.execution.domain.orders import order_for_signal
 from services.execution.settings import ExecutionSettings
-from shared.contracts import OrderFilled, OrderRejected
+from shared.contracts import OrderFilled, OrderRejected, Side
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
 from shared.runtime.clock import SimulatedClock
@@ -27,7 +28,7 @@ async def start_execution():
         matcher_config(settings), clock=clock))
     await start_in_memory(app, bus)
     seen = await watch(bus, OrderFilled, OrderRejected)
-    return bus, seen
+    return bus, seen, app
 
 
 def day_bar(n: int, open_: str):
@@ -37,7 +38,7 @@ def day_bar(n: int, open_: str):
 
 
 async def test_an_exit_that_overtakes_its_entry_fill_sells_what_the_entry_buys():
-    bus, seen = await start_execution()
+    bus, seen, app = await start_execution()
     await bus.publish(day_bar(0, "10"))
     await bus.publish(signal(direction="long", ts_event=T0, ts_init=T0))
     await bus.publish(signal(direction="exit", ts_event=T0 + DAY, ts_init=T0 + DAY))  # before bar 1 arrives
@@ -53,7 +54,7 @@ async def test_an_exit_that_overtakes_its_entry_fill_sells_what_the_entry_buys()
 
 
 async def test_a_redelivered_signal_places_no_second_order():
-    bus, seen = await start_execution()
+    bus, seen, app = await start_execution()
     long = signal(direction="long", ts_event=T0, ts_init=T0)
     await bus.publish(day_bar(0, "10"))
     await bus.publish(long)
@@ -65,10 +66,23 @@ async def test_a_redelivered_signal_places_no_second_order():
 
 
 async def test_an_order_arriving_after_newer_bars_fills_at_the_bar_after_its_signal():
-    bus, seen = await start_execution()
+    bus, seen, app = await start_execution()
     for n, open_ in ((0, "10"), (1, "11"), (2, "12")):
         await bus.publish(day_bar(n, open_))
     await bus.publish(signal(direction="long", ts_event=T0, ts_init=T0))
     await bus.drain()
 
     assert [(f.price, f.ts_event) for f in seen] == [(Decimal("11"), T0 + DAY)]
+
+
+async def test_an_order_recorded_but_never_sent_before_a_crash_is_sent_when_its_signal_returns():
+    bus, seen, app = await start_execution()
+    long = signal(direction="long", ts_event=T0, ts_init=T0)
+    app.deps.store.record_pending(order_for_signal(long, Side.BUY, Decimal(100), T0))  # then the process died
+
+    await bus.publish(day_bar(0, "10"))
+    await bus.publish(long)  # redelivered to the restarted service
+    await bus.publish(day_bar(1, "11"))
+    await bus.drain()
+
+    assert [(f.side.value, f.quantity, f.price) for f in seen] == [("buy", 100, Decimal("11"))]
