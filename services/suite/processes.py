@@ -182,11 +182,12 @@ async def run_suite(options: SuiteOptions, until: Callable[[list[ServiceProcess]
         loop.add_signal_handler(signum, stop.set)
     await supervisor.start()
     finished = asyncio.create_task(until(supervisor.processes)) if until else loop.create_future()
+    stopped = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({asyncio.create_task(stop.wait()), supervisor.failed, finished},
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({stopped, supervisor.failed, finished}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         finished.cancel()
+        stopped.cancel()
         await supervisor.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
