@@ -23,6 +23,16 @@ run: install  ## the four services trading a replay of sample data (RabbitMQ if 
 test: install  ## every test: unit (no broker) and integration (real RabbitMQ)
 	$(BIN)/pytest -q
 
+check: install  ## static checks of the deployment files; needs docker-compose and promtool (bash .ci/run installs them)
+	$(BIN)/python deploy/generate.py --check
+	docker-compose --env-file .env.example -f docker-compose.yml config --quiet
+	docker-compose --env-file .env.example -f docker-compose.yml -f deploy/compose.tls.yml config --quiet
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts.test.yml
+	$(BIN)/kubernetes-validate --strict --quiet $(filter-out deploy/k8s/rabbitmq-cluster.yaml deploy/k8s/strategy-autoscaling.yaml deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
+	$(BIN)/pytest -q tests/deploy -m "not integration"
+
 unit: install
 	$(BIN)/pytest -q tests/unit tests/contract -k "not amqp" -m "not integration"
 

@@ -33,7 +33,7 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
     deps = PortfolioDeps(ledger, store, DrawdownTracker(peak),
                          RiskGuard(rules, halted=risk.halted, halt_reason=risk.halt_reason), bus,
                          clock or LiveClock(), f"portfolio@{settings.instance_id}",
-                         observe=PortfolioGauges(registry, settings.service_name).observe)
+                         observe=PortfolioGauges(registry, settings.service_name, settings.max_drawdown).observe)
     topo = bus.topology
     fills, market = topo.queue("portfolio", "fills"), topo.queue("portfolio", "market")
     subscriptions = [

@@ -1,6 +1,7 @@
 """Event contracts: the messages tradebus services exchange (commands are imperatives, events are facts)."""
 
 from .base import Command, Event, Message, Money, PositiveQuantity, Price, Quantity, SignedQuantity, UtcDatetime
+from .control import WorkerHeartbeat
 from .market import (
     BarClosed,
     BarHistoryProvided,

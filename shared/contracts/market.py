@@ -96,14 +96,19 @@ class BarView(BaseModel):
 
 
 class RequestBarHistory(Command):
-    """Ask the data service for the last ``count`` bars of ``symbol`` (a strategy worker warming up)."""
+    """Ask the data service for the last ``count`` bars of ``symbol`` (a strategy worker warming up).
+
+    With ``before``, only bars whose ``ts_event`` is earlier count: the history a worker that takes over a symbol
+    at the event of that time needs, whatever the data service published since. The reply goes to ``requester``.
+    """
 
     type: Literal["RequestBarHistory"] = "RequestBarHistory"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     symbol: Symbol
     timeframe: str | None = None
     count: int = Field(ge=1, le=100_000)
     requester: str = Field(min_length=1, max_length=128)
+    before: UtcDatetime | None = None
 
 
 class BarHistoryProvided(Event):
@@ -115,3 +120,7 @@ class BarHistoryProvided(Event):
     timeframe: str
     requester: str
     bars: tuple[BarView, ...] = ()
+
+    def routing_symbol(self) -> str | None:
+        """Return the requester: a reply is routed to the one worker that asked, not to a symbol's consumers."""
+        return self.requester

@@ -60,7 +60,7 @@ class AmqpBus(MessageBus):
 
     def __init__(self, url: str, *, topology: Topology | None = None, service: str = "tradebus",
                  instance: str = "0", metrics: Any = None, confirm_timeout: float = 10.0,
-                 heartbeat: int = 30) -> None:
+                 heartbeat: int = 30, declare_topology: bool = True) -> None:
         from shared.runtime.metrics import NullMetrics
 
         super().__init__()
@@ -71,6 +71,7 @@ class AmqpBus(MessageBus):
         self.metrics = metrics or NullMetrics()
         self.confirm_timeout = confirm_timeout
         self.heartbeat = heartbeat
+        self.declare_topology = declare_topology
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
@@ -91,7 +92,8 @@ class AmqpBus(MessageBus):
             with_heartbeat(self.url, self.heartbeat), client_properties={"connection_name": self.connection_name},
             timeout=10)
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        await self.declare_exchanges(self._channel)
+        if self.declare_topology:
+            await self.declare_exchanges(self._channel)
         self.metrics.broker_connected.set(1)
         self._connection.close_callbacks.add(lambda *_: self.metrics.broker_connected.set(0))
         self._connection.reconnect_callbacks.add(lambda *_: self.metrics.broker_connected.set(1))
@@ -204,7 +206,11 @@ class AmqpBus(MessageBus):
         assert self._connection is not None, "bus is not started"
         channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=subscription.prefetch)
-        queue = await self.declare(subscription.queue, channel)
+        spec = subscription.queue
+        if self.declare_topology or spec.mode == "per_instance":
+            queue = await self.declare(spec, channel)
+        else:  # the broker's definitions hold the topology; a passive check needs no configure right
+            queue = await channel.get_queue(spec.name, ensure=True)
         consumer = _AmqpConsumer(self, channel, queue, Dispatcher(subscription, self.metrics))
         await consumer.start()
         self._consumers.append(consumer)

@@ -351,7 +351,6 @@ class InMemoryBus(MessageBus):
                 self._wake.set()
 
 
-
 def _record(message: Message | None, origin: Route | Delivery, attempts: int = 0) -> Delivery:
     """Return the ``Delivery`` of a ready entry, making one for a first delivery (delivered ``attempts`` times)."""
     if origin.__class__ is Delivery:

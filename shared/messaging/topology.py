@@ -2,11 +2,12 @@
 
 Exchanges (all durable)::
 
-    {ns}.market       topic    market events      routing key  market.<bar|trade|quote|book|history>.<symbol>
+    {ns}.market       topic    market events      routing key  market.<bar|trade|quote|book>.<symbol>
     {ns}.signal       topic    strategy signals   routing key  signal.generated.<symbol>
     {ns}.command      topic    commands           routing key  command.<submit_order|cancel_order|request_history>.<symbol>
     {ns}.order        topic    order events       routing key  order.<accepted|rejected|...|filled>.<symbol>
     {ns}.portfolio    topic    portfolio events   routing key  portfolio.<kind>.<symbol or ~>
+    {ns}.control      topic    control plane      routing key  control.heartbeat.<group> | control.history.<requester>
     {ns}.market.partitioned  headers  bound to {ns}.market with '#'; routes on the ``tradebus-partition`` header
     {ns}.dlx          direct   dead letters, routing key = the name of the queue the message died in
 
@@ -21,7 +22,9 @@ message that keeps failing ends up in the DLQ instead of looping. Delivery modes
 - *partition queue* ``{ns}.strategy.market.p<NN>``: single active consumer; market events are spread over
   ``MARKET_PARTITIONS`` of them by a stable hash of the symbol (the publisher sets ``tradebus-partition``), so a
   symbol's events stay in order on one queue and strategy workers can own disjoint sets of partitions.
-- *one per instance* ``{ns}.<service>.<purpose>.<instance>``: exclusive, auto-deleted (tools such as ``tail``).
+- *one per instance* ``{ns}.<service>.<purpose>.<instance>``: exclusive, auto-deleted (tools such as ``tail``,
+  and each strategy worker's inbox: its group's heartbeats, the history replies addressed to it, and fills).
+  ``PER_INSTANCE_TYPES`` only ever go to such queues; a reply whose requester is gone is unroutable.
 - *journal* ``{ns}.journal``: the events no service consumes (order acknowledgements, position changes), capped
   at ``JOURNAL_LENGTH`` with the oldest dropped: every event is routable, so ``mandatory`` publishing can treat
   an unroutable publish as the error it is, and the last events stay inspectable.
@@ -57,6 +60,7 @@ from shared.contracts import (
     TradeTicked,
     TradingHalted,
     TradingResumed,
+    WorkerHeartbeat,
 )
 
 DEFAULT_NAMESPACE = "tradebus"
@@ -66,14 +70,14 @@ PARTITION_HEADER = "tradebus-partition"  # headers exchanges ignore x- keys in b
 NO_SYMBOL = "~"
 JOURNAL_LENGTH = 100_000
 
-FAMILIES = ("market", "signal", "command", "order", "portfolio")
+FAMILIES = ("market", "signal", "command", "order", "portfolio", "control")
 
 ROUTES: dict[type[Message], tuple[str, str]] = {
     BarClosed: ("market", "bar"),
     TradeTicked: ("market", "trade"),
     QuoteTicked: ("market", "quote"),
     OrderBookUpdated: ("market", "book"),
-    BarHistoryProvided: ("market", "history"),
+    BarHistoryProvided: ("control", "history"),
     SignalGenerated: ("signal", "generated"),
     SubmitOrder: ("command", "submit_order"),
     CancelOrder: ("command", "cancel_order"),
@@ -87,12 +91,12 @@ ROUTES: dict[type[Message], tuple[str, str]] = {
     PortfolioSnapshot: ("portfolio", "snapshot"),
     TradingHalted: ("portfolio", "halted"),
     TradingResumed: ("portfolio", "resumed"),
+    WorkerHeartbeat: ("control", "heartbeat"),
 }
 """Message type -> (family, kind): the family picks the exchange, the kind the routing key's second word."""
 
 SUITE: dict[tuple[str, str], tuple[type[Message], ...]] = {
     ("data", "requests"): (RequestBarHistory,),
-    ("strategy", "fills"): (OrderFilled,),
     ("execution", "market"): (BarClosed, TradeTicked, QuoteTicked),
     ("execution", "signals"): (SignalGenerated,),
     ("execution", "commands"): (SubmitOrder, CancelOrder),
@@ -103,7 +107,11 @@ SUITE: dict[tuple[str, str], tuple[type[Message], ...]] = {
 """(service, purpose) -> the message types its shared work queue receives; strategy market partitions aside."""
 
 PARTITIONED_TYPES = tuple(t for t, (family, _) in ROUTES.items() if family == "market")
-"""What the strategy market partitions receive: every market event (bars, ticks, books, history replies)."""
+"""What the strategy market partitions receive: every market event (bars, trades, quotes, books)."""
+
+PER_INSTANCE_TYPES = (WorkerHeartbeat, BarHistoryProvided)
+"""What only per-instance queues receive: heartbeats (every worker of the group) and history replies (the
+requester). They stay out of the journal, so a reply nobody waits for any more is unroutable, not journaled."""
 
 ROUTES_BY_NAME: dict[str, tuple[str, str]] = {cls.model_fields["type"].default: route for cls, route in ROUTES.items()}
 
@@ -199,7 +207,6 @@ class Topology:
     @property
     def partitioned_market_exchange(self) -> str:
         return f"{self.namespace}.market.partitioned"
-
     @property
     def dead_letter_exchange(self) -> str:
         return f"{self.namespace}.dlx"
@@ -252,7 +259,7 @@ class Topology:
 
     def journal_queue(self) -> QueueSpec:
         """Return the capped journal of the events no queue of the suite consumes."""
-        consumed = {t for types in SUITE.values() for t in types} | set(PARTITIONED_TYPES)
+        consumed = {t for types in SUITE.values() for t in types} | {*PARTITIONED_TYPES, *PER_INSTANCE_TYPES}
         unconsumed = [t for t in ROUTES if t not in consumed]
         return QueueSpec(f"{self.namespace}.journal", self.bind(*unconsumed), self.dead_letter_exchange,
                          mode="journal", max_length=JOURNAL_LENGTH)

@@ -68,7 +68,7 @@ class ServiceRunner:
     async def start(self) -> None:
         """Connect, run the start-up hooks, then start consuming and the background tasks."""
         await self.app.bus.start()
-        if self.app.declare_suite:
+        if self.app.declare_suite and getattr(self.app.bus, "declare_topology", True):
             for spec in self.app.bus.topology.suite_queues():
                 await self.app.bus.declare(spec)
         for hook in self.app.on_start:
@@ -118,7 +118,8 @@ def make_amqp_bus(settings: ServiceSettings, registry: CollectorRegistry) -> Amq
                    topology=Topology(settings.namespace, delivery_limit=settings.delivery_limit),
                    service=settings.service_name, instance=settings.instance_id,
                    metrics=BusMetrics(registry, settings.service_name),
-                   confirm_timeout=settings.confirm_timeout_s, heartbeat=settings.heartbeat_s)
+                   confirm_timeout=settings.confirm_timeout_s, heartbeat=settings.heartbeat_s,
+                   declare_topology=settings.declare_topology)
 
 
 async def run_service(build: Callable[[ServiceSettings], ServiceApp], settings: ServiceSettings) -> int:

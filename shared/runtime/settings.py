@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     delivery_limit: int = Field(5, ge=1, description="Deliveries of a failing message before it is dead-lettered.")
     confirm_timeout_s: float = Field(10.0, gt=0, description="How long a publish waits for the broker's confirm.")
     heartbeat_s: int = Field(30, ge=0, description="AMQP heartbeat interval.")
+    declare_topology: bool = Field(True, description="Declare exchanges and the suite's queues at start-up; false "
+                                   "when the broker's definitions already hold them (least-privilege users).")
 
     @classmethod
     def isolated(cls, **values: Any) -> Self:

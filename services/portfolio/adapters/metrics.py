@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from prometheus_client import CollectorRegistry, Gauge
 
 from shared.contracts import PortfolioSnapshot
@@ -10,7 +12,8 @@ from shared.contracts import PortfolioSnapshot
 class PortfolioGauges:
     """Set the account gauges from each published ``PortfolioSnapshot``."""
 
-    def __init__(self, registry: CollectorRegistry, service: str = "portfolio") -> None:
+    def __init__(self, registry: CollectorRegistry, service: str = "portfolio",
+                 max_drawdown: Decimal | None = None) -> None:
         def gauge(name: str, doc: str, *labels: str) -> Gauge:
             return Gauge(name, doc, ["service", *labels], registry=registry)
 
@@ -24,6 +27,9 @@ class PortfolioGauges:
         self.halted = gauge("tradebus_portfolio_trading_halted", "1 while trading is halted (kill switch).")
         self.position = gauge("tradebus_portfolio_position_quantity", "Signed position size.", "strategy", "symbol")
         self._held: set[tuple[str, str]] = set()
+        if max_drawdown is not None:
+            gauge("tradebus_portfolio_drawdown_limit_ratio", "The kill switch's drawdown limit, as a fraction.").labels(
+                service).set(float(max_drawdown))
 
     def observe(self, snapshot: PortfolioSnapshot) -> None:
         """Set every gauge from ``snapshot``; positions that closed drop to 0."""

@@ -1,0 +1,1 @@
+"""Deployment files (docker compose, RabbitMQ, Prometheus, Grafana, Kubernetes) and the script that generates some."""
