@@ -7,7 +7,8 @@ client order id already recorded and places nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -53,6 +54,8 @@ class ExecutionDeps:
     clock: Clock
     source: str
     lost_after: timedelta = timedelta(minutes=1)
+    outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serialises outbox flushes: the signal, command and market consumers run concurrently."""
 
 
 async def on_signal(signal: SignalGenerated, deps: ExecutionDeps) -> None:
@@ -158,12 +161,13 @@ def apply(report: OrderEvent, cause: Message, deps: ExecutionDeps) -> None:
 
 async def publish_outbox(deps: ExecutionDeps) -> None:
     """Publish every applied report not yet announced, oldest first, marking each once confirmed."""
-    for outgoing in deps.store.unpublished():
-        event = order_event(outgoing.order, outgoing.report, causation_id=outgoing.causation_id,
-                            source=deps.source, now=deps.clock.now())
-        if event is not None:
-            await deps.bus.publish(event)
-        deps.store.mark_published(outgoing.seq)
+    async with deps.outbox_lock:  # two flushes at once would both publish an entry neither has marked yet
+        for outgoing in deps.store.unpublished():
+            event = order_event(outgoing.order, outgoing.report, causation_id=outgoing.causation_id,
+                                source=deps.source, now=deps.clock.now())
+            if event is not None:
+                await deps.bus.publish(event)
+            deps.store.mark_published(outgoing.seq)
 
 
 async def cancel_resting_entries(signal: SignalGenerated, deps: ExecutionDeps) -> None:
