@@ -113,7 +113,6 @@ class PaperMatcher:
         self._books: dict[str, list[_Working]] = {}
         self._by_id: dict[str, _Working] = {}
         self._last_bar: dict[str, BarClosed] = {}
-        self._last_ts: dict[str, datetime] = {}
         self._recent: dict[str, deque[BarClosed | TradeTicked | QuoteTicked]] = {}
 
     # -- orders ------------------------------------------------------------------------------------------------
@@ -201,7 +200,6 @@ class PaperMatcher:
     def on_trade(self, trade: TradeTicked) -> Sequence[Report]:
         """Match the working orders of the trade's symbol against its price and size."""
         symbol = trade.symbol
-        self._last_ts[symbol] = trade.ts_event
         self._remember(symbol, trade)
         book = self._books.get(symbol)
         if book is None:
@@ -212,7 +210,6 @@ class PaperMatcher:
     def on_quote(self, quote: QuoteTicked) -> Sequence[Report]:
         """Match buys against the ask and sells against the bid, sized by the quoted sizes."""
         symbol = quote.symbol
-        self._last_ts[symbol] = quote.ts_event
         self._remember(symbol, quote)
         book = self._books.get(symbol)
         if book is None:
