@@ -194,8 +194,7 @@ class PaperMatcher:
         book = self._books.get(symbol)
         if book is None:
             return _NO_REPORTS
-        tape = Tape(bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ts_event)
-        return self._match(symbol, book, tape, tape)
+        return self._match(symbol, book, *_tapes(bar))
 
     def on_trade(self, trade: TradeTicked) -> Sequence[Report]:
         """Match the working orders of the trade's symbol against its price and size."""
@@ -204,8 +203,7 @@ class PaperMatcher:
         book = self._books.get(symbol)
         if book is None:
             return _NO_REPORTS
-        tape = Tape.point(trade.price, trade.size, trade.ts_event)
-        return self._match(symbol, book, tape, tape)
+        return self._match(symbol, book, *_tapes(trade))
 
     def on_quote(self, quote: QuoteTicked) -> Sequence[Report]:
         """Match buys against the ask and sells against the bid, sized by the quoted sizes."""
@@ -214,9 +212,7 @@ class PaperMatcher:
         book = self._books.get(symbol)
         if book is None:
             return _NO_REPORTS
-        buy_tape = Tape.point(quote.ask, quote.ask_size, quote.ts_event)
-        sell_tape = Tape.point(quote.bid, quote.bid_size, quote.ts_event)
-        return self._match(symbol, book, buy_tape, sell_tape)
+        return self._match(symbol, book, *_tapes(quote))
 
     # -- matching ----------------------------------------------------------------------------------------------
     def _match(self, symbol: str, book: list[_Working], buy_tape: Tape, sell_tape: Tape) -> Sequence[Report]:
