@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 Number = TypeVar("Number", Decimal, float, int)
+Value = TypeVar("Value")
 
 
 def _check_period(period: int, minimum: int = 1) -> int:
@@ -24,10 +25,27 @@ def _check_period(period: int, minimum: int = 1) -> int:
     return period
 
 
-class SMA(Generic[Number]):
+class _Indicator(Generic[Value]):
+    """What every indicator shares: the last value computed, and whether there is one yet."""
+
+    __slots__ = ("_value",)
+    _value: Value | None
+
+    @property
+    def value(self) -> Value | None:
+        """Return the last value computed, or ``None`` while the indicator is still warming up."""
+        return self._value
+
+    @property
+    def ready(self) -> bool:
+        """Return whether enough values were seen for a value."""
+        return self._value is not None
+
+
+class SMA(_Indicator[Number]):
     """Simple moving average of the last ``period`` values, the latest included."""
 
-    __slots__ = ("period", "_window", "_index", "_count", "_sum", "_value")
+    __slots__ = ("period", "_window", "_index", "_count", "_sum")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
@@ -37,15 +55,6 @@ class SMA(Generic[Number]):
         self._sum = 0
         self._value: Number | None = None
 
-    @property
-    def value(self) -> Number | None:
-        """Return the current average, or ``None`` before ``period`` values have been seen."""
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        """Return whether ``period`` values have been seen."""
-        return self._value is not None
 
     def update(self, value: Number) -> Number | None:
         """Add ``value`` and return the new average (``None`` while fewer than ``period`` values were seen)."""
@@ -67,10 +76,10 @@ class SMA(Generic[Number]):
         return self._value
 
 
-class EMA:
+class EMA(_Indicator[float]):
     """Exponential moving average with ``alpha = 2 / (period + 1)``, seeded with the SMA of the first values."""
 
-    __slots__ = ("period", "alpha", "_seed", "_value")
+    __slots__ = ("period", "alpha", "_seed")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
@@ -78,15 +87,6 @@ class EMA:
         self._seed: SMA[float] = SMA(period)
         self._value: float | None = None
 
-    @property
-    def value(self) -> float | None:
-        """Return the current average, or ``None`` before ``period`` values have been seen."""
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        """Return whether ``period`` values have been seen."""
-        return self._value is not None
 
     def update(self, value: Decimal | float) -> float | None:
         """Add ``value`` and return the new average (``None`` while fewer than ``period`` values were seen)."""
@@ -98,10 +98,10 @@ class EMA:
         return self._value
 
 
-class RollingStd:
+class RollingStd(_Indicator[float]):
     """Standard deviation of the last ``period`` values; ``ddof=0`` (population, as Bollinger bands use) or 1."""
 
-    __slots__ = ("period", "ddof", "_window", "_index", "_count", "_mean", "_m2", "_value")
+    __slots__ = ("period", "ddof", "_window", "_index", "_count", "_mean", "_m2")
 
     def __init__(self, period: int, ddof: int = 0) -> None:
         if ddof not in (0, 1):
@@ -115,15 +115,6 @@ class RollingStd:
         self._m2 = 0.0
         self._value: float | None = None
 
-    @property
-    def value(self) -> float | None:
-        """Return the current deviation, or ``None`` before ``period`` values have been seen."""
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        """Return whether ``period`` values have been seen."""
-        return self._value is not None
 
     def update(self, value: Decimal | float) -> float | None:
         """Add ``value`` and return the new deviation (``None`` while fewer than ``period`` values were seen)."""
@@ -162,14 +153,14 @@ class RollingStd:
         self._m2 = math.fsum((x - mean) ** 2 for x in self._window)
 
 
-class RSI:
+class RSI(_Indicator[float]):
     """Wilder's relative strength index over ``period`` changes (needs ``period + 1`` values).
 
     The first average gain and loss are simple means of the first ``period`` changes; later ones are smoothed as
     ``avg = (avg * (period - 1) + current) / period``. With no loss the RSI is 100, with no movement at all 50.
     """
 
-    __slots__ = ("period", "_previous", "_changes", "_gain", "_loss", "_value")
+    __slots__ = ("period", "_previous", "_changes", "_gain", "_loss")
 
     def __init__(self, period: int = 14) -> None:
         self.period = _check_period(period)
@@ -179,15 +170,6 @@ class RSI:
         self._loss = 0.0
         self._value: float | None = None
 
-    @property
-    def value(self) -> float | None:
-        """Return the current RSI in [0, 100], or ``None`` before ``period + 1`` values have been seen."""
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        """Return whether ``period + 1`` values have been seen."""
-        return self._value is not None
 
     def update(self, value: Decimal | float) -> float | None:
         """Add ``value`` and return the new RSI (``None`` while fewer than ``period + 1`` values were seen)."""
