@@ -81,6 +81,8 @@ class MessageBus(abc.ABC):
     """Publish typed messages and consume them through subscriptions."""
 
     topology: Topology
+    declare_topology: bool = True
+    """Whether this bus declares exchanges and queues (false: the broker's definitions already hold them)."""
 
     def __init__(self) -> None:
         self._fatal: asyncio.Future[None] | None = None

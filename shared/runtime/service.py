@@ -68,7 +68,7 @@ class ServiceRunner:
     async def start(self) -> None:
         """Connect, run the start-up hooks, then start consuming and the background tasks."""
         await self.app.bus.start()
-        if self.app.declare_suite and getattr(self.app.bus, "declare_topology", True):
+        if self.app.declare_suite and self.app.bus.declare_topology:
             for spec in self.app.bus.topology.suite_queues():
                 await self.app.bus.declare(spec)
         for hook in self.app.on_start:
