@@ -128,8 +128,8 @@ def tradebus_worker(data: Path, stdstats: bool = False) -> dict[str, Any]:
     """
     import asyncio
 
-    from services.backtest.command import add_arguments, config_from
-    from services.backtest.engine import run_backtest
+    from tools.backtest.command import add_arguments, config_from
+    from tools.backtest.engine import run_backtest
 
     parser = argparse.ArgumentParser(prog="tradebus backtest")
     add_arguments(parser)

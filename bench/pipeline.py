@@ -13,7 +13,7 @@ a fresh namespace that is deleted afterwards:
    ``bench.pipeline_probe.Observer``: both arrivals are their publications, to the broker's routing time),
    matched by the chain id: ``OrderAccepted.correlation_id`` is the ``message_id`` of the bar that began it.
 
-The tradebus side is ``tradebus up``'s suite (``services.suite.processes.run_suite``) replaying CSV files of
+The tradebus side is ``tradebus up``'s suite (``tools.suite.processes.run_suite``) replaying CSV files of
 seeded random-walk bars (symbol k's bars start k seconds late and are ``--symbols`` seconds apart, so the merged
 replay has one bar per second of event time and ``--latency-rate`` is the replay speed). The raw side is
 ``bench.pipeline_raw``: four processes of plain aio-pika consumers forwarding bar -> signal -> accepted through
@@ -40,7 +40,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from services.backtest import BacktestConfig, run_backtest
+from tools.backtest import BacktestConfig, run_backtest
 from services.data.adapters.csv_feeds import write_synthetic_csv
 
 from .pipeline_probe import percentile

@@ -18,9 +18,9 @@ from typing import Any
 import pika
 
 from services.data.handlers import PUBLISH_WINDOW
-from services.suite.processes import ServiceProcess, SuiteOptions, run_suite
-from services.suite.progress import settled
-from services.suite.run import reset
+from tools.suite.processes import ServiceProcess, SuiteOptions, run_suite
+from tools.suite.progress import settled
+from tools.suite.run import reset
 from shared.messaging.topology import Topology
 
 from . import pipeline_raw

@@ -40,7 +40,7 @@ from pathlib import Path
 import pika
 
 from services.strategy.domain import Strategy, StrategyConfig
-from services.suite.processes import ServiceProcess, free_port, health
+from tools.suite.processes import ServiceProcess, free_port, health
 from shared.contracts import BarClosed
 from shared.messaging.topology import Topology, partition_of
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from services.backtest import BacktestConfig, run_backtest
-from services.cli import main
+from tools.backtest import BacktestConfig, run_backtest
+from tools.cli import main
 
 ORCL = Path(__file__).parents[1] / "fixtures" / "orcl-1995-2014.csv"
 

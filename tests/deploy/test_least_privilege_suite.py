@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deploy.broker_access import SERVICES
-from services.suite.processes import ServiceProcess, SuiteOptions, Supervisor, health, plan
+from tools.suite.processes import ServiceProcess, SuiteOptions, Supervisor, health, plan
 
 from .throwaway_broker import ThrowawayBroker, throwaway_broker
 

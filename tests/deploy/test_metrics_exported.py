@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.suite.processes import ServiceProcess, SuiteOptions, Supervisor, health, plan
-from services.suite.run import reset
+from tools.suite.processes import ServiceProcess, SuiteOptions, Supervisor, health, plan
+from tools.suite.run import reset
 
 from .support import alert_exprs, dashboard_exprs, exported_names, metric_names
 

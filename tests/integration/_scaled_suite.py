@@ -25,8 +25,8 @@ import pika
 from services.data.bootstrap import build_feed
 from services.data.settings import DataSettings
 from services.strategy.domain import StrategyEngine, build_spec
-from services.suite.processes import free_port, health
-from services.suite.processes import ServiceProcess
+from tools.suite.processes import free_port, health
+from tools.suite.processes import ServiceProcess
 from shared.contracts import BarClosed
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.topology import Topology, partition_of

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.suite.processes import ServiceProcess, SuiteOptions, run_suite
-from services.suite.processes import health
-from services.suite.progress import settled
-from services.suite.run import reset
+from tools.suite.processes import ServiceProcess, SuiteOptions, run_suite
+from tools.suite.processes import health
+from tools.suite.progress import settled
+from tools.suite.run import reset
 from shared.messaging.topology import Topology
 
 ORCL = Path(__file__).parents[1] / "fixtures" / "orcl-1995-2014.csv"

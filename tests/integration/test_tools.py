@@ -15,7 +15,7 @@ from pathlib import Path
 import pika
 import pytest
 
-from services.cli import main
+from tools.cli import main
 from shared.contracts import Message, OrderFilled
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
@@ -273,7 +273,7 @@ class TailProcess:
 
     def __init__(self, url: str, topology: Topology, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "tail", *args, "--namespace", topology.namespace, "--url", url],
+            [sys.executable, "-m", "tools.cli", "tail", *args, "--namespace", topology.namespace, "--url", url],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.errors: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._read_errors, daemon=True)

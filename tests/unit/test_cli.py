@@ -9,12 +9,12 @@ from pathlib import Path
 import pika
 import pytest
 
-from services import cli
-from services.cli import main
+from tools import cli
+from tools.cli import main
 from shared.contracts import encode
 from shared.messaging.topology import SUITE, Topology
-from shared.tools.dlq import DeadLetter, dlq_name, known_queues
-from shared.tools.tail import TailedEvent
+from tools.ops.dlq import DeadLetter, dlq_name, known_queues
+from tools.ops.tail import TailedEvent
 from tests.factories import fill
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas"
@@ -44,7 +44,7 @@ def test_only_the_chosen_subcommand_module_is_imported(monkeypatch: pytest.Monke
     monkeypatch.setattr(cli.importlib, "import_module", recording_import)
 
     assert main(["schema", "--check", "--out", str(COMMITTED)]) == 0
-    assert set(imported) == {"shared.tools.schemas"}
+    assert set(imported) == {"tools.ops.schemas"}
 
 
 def test_an_unreachable_broker_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ import re
 import sys
 from pathlib import Path
 
-from services.cli import main
+from tools.cli import main
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "services" / "data" / "samples" / "orcl-1995-2014.csv"

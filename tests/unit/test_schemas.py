@@ -10,8 +10,8 @@ import pytest
 
 from shared import contracts
 from shared.contracts import MESSAGE_TYPES, Event
-from shared.tools.errors import ToolError
-from shared.tools.schemas import check_schemas, render_schema, write_schemas
+from tools.errors import ToolError
+from tools.ops.schemas import check_schemas, render_schema, write_schemas
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from services.backtest import BacktestConfig, run_backtest
-from services.backtest.engine import JOURNAL_LENGTH, capped, rare_collections
+from tools.backtest import BacktestConfig, run_backtest
+from tools.backtest.engine import JOURNAL_LENGTH, capped, rare_collections
 from services.data.adapters import write_synthetic_csv
 from shared.messaging.topology import Topology
 

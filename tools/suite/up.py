@@ -13,7 +13,7 @@ from shared.runtime.settings import DEFAULT_AMQP_URL
 
 from .processes import SuiteOptions, run_suite
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "orcl-1995-2014.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "services" / "data" / "samples" / "orcl-1995-2014.csv"
 
 
 def add_suite_arguments(parser: argparse.ArgumentParser) -> None:

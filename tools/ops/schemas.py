@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from shared.contracts import MESSAGE_TYPES, Message
 
-from .errors import ToolError
+from tools.errors import ToolError
 
 DEFAULT_SCHEMA_DIR = Path("schemas")
 _DOC_KEYWORDS = frozenset({"title", "description", "examples"})

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from shared.tools.errors import ToolError
+from tools.errors import ToolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +29,12 @@ class Subcommand:
 
 
 COMMANDS: dict[str, Subcommand] = {
-    "schema": Subcommand("shared.tools.schemas", "write the JSON Schema of every message to a folder"),
-    "tail": Subcommand("shared.tools.tail", "print live events matching a routing-key pattern"),
-    "dlq": Subcommand("shared.tools.dlq", "list, show, replay or purge dead letters"),
-    "backtest": Subcommand("services.backtest.command", "replay bars through the four services in one process"),
-    "up": Subcommand("services.suite.up", "start the four services as local processes against RabbitMQ"),
-    "run": Subcommand("services.suite.run", "trade a replay of sample data (RabbitMQ if it answers, else in-process)"),
+    "schema": Subcommand("tools.ops.schemas", "write the JSON Schema of every message to a folder"),
+    "tail": Subcommand("tools.ops.tail", "print live events matching a routing-key pattern"),
+    "dlq": Subcommand("tools.ops.dlq", "list, show, replay or purge dead letters"),
+    "backtest": Subcommand("tools.backtest.command", "replay bars through the four services in one process"),
+    "up": Subcommand("tools.suite.up", "start the four services as local processes against RabbitMQ"),
+    "run": Subcommand("tools.suite.run", "trade a replay of sample data (RabbitMQ if it answers, else in-process)"),
 }
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from pika.exceptions import AMQPError
 
-from services.backtest import BacktestConfig, run_backtest
-from services.backtest.report import summary_table
+from tools.backtest import BacktestConfig, run_backtest
+from tools.backtest.report import summary_table
 from shared.messaging.topology import Topology
 from shared.runtime.settings import redact_url
-from shared.tools.broker import connect
-from shared.tools.errors import ToolError
+from tools.ops.broker import connect
+from tools.errors import ToolError
 
 from .processes import ServiceProcess, SuiteOptions, run_suite
 from .progress import settled

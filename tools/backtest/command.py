@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from services.strategy.domain import StrategyConfigError, UnknownStrategy, build_spec, parse_params
-from shared.tools.errors import ToolError
+from tools.errors import ToolError
 
 from .engine import BacktestConfig, run_backtest
 from .report import as_json, summary_table, write_files

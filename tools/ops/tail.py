@@ -23,7 +23,7 @@ from pika.spec import Basic
 from shared.messaging.topology import Topology
 
 from .broker import NOT_FOUND, connect, resolve_url
-from .errors import ToolError
+from tools.errors import ToolError
 from .options import add_broker_options, positive_int
 
 ENVELOPE_FIELDS = frozenset({"message_id", "type", "schema_version", "ts_event", "ts_init", "correlation_id",

@@ -12,7 +12,7 @@ from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosedByBroke
 
 from shared.runtime.settings import DEFAULT_AMQP_URL, redact_url
 
-from .errors import ToolError
+from tools.errors import ToolError
 
 NOT_FOUND = 404
 

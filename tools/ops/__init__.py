@@ -1,0 +1,1 @@
+"""Operator tools on a running broker: ``tail``, ``dlq``, and the JSON Schemas of the contracts."""
