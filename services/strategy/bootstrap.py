@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from shared.contracts import BarHistoryProvided, OrderFilled, WorkerHeartbeat
+from shared.contracts import BarHistoryProvided, OrderFilled, WorkerHeartbeatSent
 from shared.messaging.bus import MessageBus, Subscription
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import QueueSpec, Topology
@@ -38,7 +38,7 @@ def inbox_queue(topology: Topology, worker: str, *, dynamic: bool) -> QueueSpec:
     """Return the worker's own queue: fills, and with dynamic membership its group's heartbeats and its replies."""
     bindings = topology.bind(OrderFilled)
     if dynamic:
-        bindings += topology.bind(WorkerHeartbeat, symbol=GROUP) + topology.bind(BarHistoryProvided, symbol=worker)
+        bindings += topology.bind(WorkerHeartbeatSent, symbol=GROUP) + topology.bind(BarHistoryProvided, symbol=worker)
     return topology.instance_queue("strategy", "inbox", worker, bindings)
 
 
@@ -76,7 +76,7 @@ def dynamic_app(settings: StrategySettings, bus: MessageBus, clock: Clock, regis
     group = WorkerGroup(bus, clock, worker, new_partition, interval=settings.heartbeat_interval_s,
                         timeout=settings.member_timeout_s, prefetch=settings.prefetch)
     inbox = Subscription(inbox_queue(bus.topology, worker, dynamic=True), {
-        WorkerHeartbeat: group.on_heartbeat, BarHistoryProvided: history.on_reply, OrderFilled: group.on_fill},
+        WorkerHeartbeatSent: group.on_heartbeat, BarHistoryProvided: history.on_reply, OrderFilled: group.on_fill},
         settings.prefetch)
 
     async def join() -> None:

@@ -1,7 +1,7 @@
 """Event contracts: the messages tradebus services exchange (commands are imperatives, events are facts)."""
 
 from .base import Command, Event, Message, Money, PositiveQuantity, Price, Quantity, SignedQuantity, UtcDatetime
-from .control import WorkerHeartbeat
+from .control import WorkerHeartbeatSent
 from .market import (
     BarClosed,
     BarHistoryProvided,
@@ -34,5 +34,6 @@ from .portfolio import (
 )
 from .registry import MESSAGE_TYPES, UnknownMessageType, decode, encode, message_class
 from .signals import Direction, SignalGenerated
+from .streams import MarketEvent, StreamKey, StreamPositions, stream_of
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -9,14 +9,14 @@ from pydantic import Field
 from .base import Event
 
 
-class WorkerHeartbeat(Event):
+class WorkerHeartbeatSent(Event):
     """Record that worker ``worker`` of ``group`` is alive, and which partitions it consumes now.
 
     Workers of a group publish one every heartbeat interval and keep everyone's in their own queue; a worker whose
     heartbeats stop is gone after the membership timeout. ``leaving`` says it is stopping: drop it at once.
     """
 
-    type: Literal["WorkerHeartbeat"] = "WorkerHeartbeat"
+    type: Literal["WorkerHeartbeatSent"] = "WorkerHeartbeatSent"
     schema_version: Literal[1] = 1
     group: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     worker: str = Field(min_length=1, max_length=128)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import Command, Event, Price, PositiveQuantity, Quantity, Symbol, UtcDatetime
+
+StreamSequence = Annotated[int | None, Field(None, ge=1, description=(
+    "Position of the event in its stream (source, type, symbol, timeframe), counted from 1 by its publisher. "
+    "Delivery is at least once: a consumer drops an event whose sequence is not above the last one it saw of "
+    "the same stream. None: the event is not deduplicated."))]
+"""The position of a market event in its stream: what makes a repeated or older event recognisable."""
 
 
 class BarClosed(Event):
     """Record that an OHLCV bar of ``timeframe`` (e.g. ``1d``, ``1m``) closed; ``ts_event`` is the bar's open time."""
 
     type: Literal["BarClosed"] = "BarClosed"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     symbol: Symbol
+    sequence: StreamSequence
     timeframe: str
     open: Price
     high: Price
@@ -35,8 +42,9 @@ class TradeTicked(Event):
     """Record one trade printed on the venue."""
 
     type: Literal["TradeTicked"] = "TradeTicked"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     symbol: Symbol
+    sequence: StreamSequence
     price: Price
     size: PositiveQuantity
     aggressor: Literal["buy", "sell", "unknown"] = "unknown"
@@ -47,8 +55,9 @@ class QuoteTicked(Event):
     """Record a change of the top of book: best bid and ask with their sizes."""
 
     type: Literal["QuoteTicked"] = "QuoteTicked"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     symbol: Symbol
+    sequence: StreamSequence
     bid: Price
     ask: Price
     bid_size: Quantity
@@ -74,12 +83,12 @@ class OrderBookUpdated(Event):
     """Record an order-book change: a full snapshot, or a delta of levels to set (size 0 deletes)."""
 
     type: Literal["OrderBookUpdated"] = "OrderBookUpdated"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     symbol: Symbol
+    sequence: StreamSequence
     is_snapshot: bool
     bids: tuple[BookLevel, ...] = ()
     asks: tuple[BookLevel, ...] = ()
-    sequence: int | None = None
 
 
 class BarView(BaseModel):
@@ -112,14 +121,27 @@ class RequestBarHistory(Command):
 
 
 class BarHistoryProvided(Event):
-    """Answer a ``RequestBarHistory``: the bars, oldest first (fewer than asked when the data service has fewer)."""
+    """Answer a ``RequestBarHistory`` with one page of the bars, oldest first (fewer than asked when the data
+    service has fewer).
+
+    A long history comes as ``pages`` messages numbered ``page`` 0, 1, ..., each holding consecutive bars, so no
+    message grows past the bus's size limit; the requester joins them in page order.
+    """
 
     type: Literal["BarHistoryProvided"] = "BarHistoryProvided"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     symbol: Symbol
     timeframe: str
     requester: str
     bars: tuple[BarView, ...] = ()
+    page: int = Field(0, ge=0)
+    pages: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _check_page(self) -> Self:
+        if self.page >= self.pages:
+            raise ValueError(f"page {self.page} of {self.pages} pages")
+        return self
 
     def routing_symbol(self) -> str | None:
         """Return the requester: a reply is routed to the one worker that asked, not to a symbol's consumers."""

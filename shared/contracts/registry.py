@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Message
-from .control import WorkerHeartbeat
+from .control import WorkerHeartbeatSent
 from .market import BarClosed, BarHistoryProvided, OrderBookUpdated, QuoteTicked, RequestBarHistory, TradeTicked
 from .orders import (
     CancelOrder,
@@ -38,7 +38,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         PortfolioSnapshot,
         TradingHalted,
         TradingResumed,
-        WorkerHeartbeat,
+        WorkerHeartbeatSent,
     )
 }
 

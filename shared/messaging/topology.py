@@ -60,7 +60,7 @@ from shared.contracts import (
     TradeTicked,
     TradingHalted,
     TradingResumed,
-    WorkerHeartbeat,
+    WorkerHeartbeatSent,
 )
 
 DEFAULT_NAMESPACE = "tradebus"
@@ -91,7 +91,7 @@ ROUTES: dict[type[Message], tuple[str, str]] = {
     PortfolioSnapshot: ("portfolio", "snapshot"),
     TradingHalted: ("portfolio", "halted"),
     TradingResumed: ("portfolio", "resumed"),
-    WorkerHeartbeat: ("control", "heartbeat"),
+    WorkerHeartbeatSent: ("control", "heartbeat"),
 }
 """Message type -> (family, kind): the family picks the exchange, the kind the routing key's second word."""
 
@@ -109,7 +109,7 @@ SUITE: dict[tuple[str, str], tuple[type[Message], ...]] = {
 PARTITIONED_TYPES = tuple(t for t, (family, _) in ROUTES.items() if family == "market")
 """What the strategy market partitions receive: every market event (bars, trades, quotes, books)."""
 
-PER_INSTANCE_TYPES = (WorkerHeartbeat, BarHistoryProvided)
+PER_INSTANCE_TYPES = (WorkerHeartbeatSent, BarHistoryProvided)
 """What only per-instance queues receive: heartbeats (every worker of the group) and history replies (the
 requester). They stay out of the journal, so a reply nobody waits for any more is unroutable, not journaled."""
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from shared.contracts import BarHistoryProvided, WorkerHeartbeat
+from shared.contracts import BarHistoryProvided, WorkerHeartbeatSent
 from shared.messaging.topology import PARTITIONED_TYPES, SUITE, Topology
 from tests.factories import T0
 
 
-def heartbeat() -> WorkerHeartbeat:
-    return WorkerHeartbeat(ts_event=T0, ts_init=T0, source="w1", group="strategy", worker="w1", sequence=3)
+def heartbeat() -> WorkerHeartbeatSent:
+    return WorkerHeartbeatSent(ts_event=T0, ts_init=T0, source="w1", group="strategy", worker="w1", sequence=3)
 
 
 def reply(requester: str = "host.example-12") -> BarHistoryProvided:
@@ -28,7 +28,7 @@ def test_control_messages_carry_no_partition_and_never_reach_the_strategy_partit
     topo = Topology("ns")
 
     assert topo.headers_for(heartbeat()) == {} and topo.headers_for(reply()) == {}
-    assert BarHistoryProvided not in PARTITIONED_TYPES and WorkerHeartbeat not in PARTITIONED_TYPES
+    assert BarHistoryProvided not in PARTITIONED_TYPES and WorkerHeartbeatSent not in PARTITIONED_TYPES
 
 
 def test_the_journal_keeps_no_heartbeat_and_no_reply_so_a_reply_to_a_gone_requester_is_unroutable():

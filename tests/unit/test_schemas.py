@@ -29,10 +29,14 @@ class BarClosedWithVenue(contracts.BarClosed):
     venue: str = "XNYS"
 
 
-class BarClosedV2(contracts.BarClosed):
+CURRENT = f"BarClosed.v{contracts.BarClosed.model_fields['schema_version'].default}.json"
+NEXT = f"BarClosed.v{contracts.BarClosed.model_fields['schema_version'].default + 1}.json"
+
+
+class BarClosedNext(contracts.BarClosed):
     """BarClosed with a field added and the version bumped."""
 
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3  # type: ignore[assignment]
     venue: str = "XNYS"
 
 
@@ -50,28 +54,28 @@ def test_every_message_type_has_exactly_one_current_schema_file(tmp_path: Path) 
     written = write_schemas(tmp_path)
 
     assert sorted(path.name.split(".v")[0] for path in written) == sorted(MESSAGE_TYPES)
-    assert all(path.name.endswith(".v1.json") for path in written if path.name.startswith("BarClosed."))
+    assert [path.name for path in written if path.name.startswith("BarClosed.")] == [CURRENT]
 
 
 def test_a_field_added_without_a_version_bump_asks_for_a_bump(tmp_path: Path) -> None:
     drifts = drifts_against_committed(tmp_path, BarClosed=BarClosedWithVenue)
 
-    assert [(d.filename, d.kind) for d in drifts] == [("BarClosed.v1.json", "changed")]
+    assert [(d.filename, d.kind) for d in drifts] == [(CURRENT, "changed")]
     assert "bump schema_version" in drifts[0].message
     assert "venue" in drifts[0].message  # the diff shows what changed
 
 
 def test_a_new_version_without_its_file_asks_to_run_tradebus_schema(tmp_path: Path) -> None:
-    drifts = drifts_against_committed(tmp_path, BarClosed=BarClosedV2)
+    drifts = drifts_against_committed(tmp_path, BarClosed=BarClosedNext)
 
-    assert [(d.filename, d.kind) for d in drifts] == [("BarClosed.v2.json", "missing")]
+    assert [(d.filename, d.kind) for d in drifts] == [(NEXT, "missing")]
     assert "run `tradebus schema`" in drifts[0].message
 
 
 def test_a_reworded_docstring_asks_to_regenerate_without_a_bump(tmp_path: Path) -> None:
     drifts = drifts_against_committed(tmp_path, BarClosed=BarClosedReworded)
 
-    assert [(d.filename, d.kind) for d in drifts] == [("BarClosed.v1.json", "cosmetic")]
+    assert [(d.filename, d.kind) for d in drifts] == [(CURRENT, "cosmetic")]
     assert "no version bump needed" in drifts[0].message
 
 
@@ -103,12 +107,12 @@ def test_rendering_is_stable_sorted_and_ends_with_a_newline() -> None:
 
 def test_writing_refuses_to_overwrite_a_published_schema_that_changed(tmp_path: Path) -> None:
     write_schemas(tmp_path)
-    before = (tmp_path / "BarClosed.v1.json").read_text()
+    before = (tmp_path / CURRENT).read_text()
 
-    with pytest.raises(ToolError, match="BarClosed.v1.json"):
+    with pytest.raises(ToolError, match=CURRENT):
         write_schemas(tmp_path, {**MESSAGE_TYPES, "BarClosed": BarClosedWithVenue})
 
-    assert (tmp_path / "BarClosed.v1.json").read_text() == before
+    assert (tmp_path / CURRENT).read_text() == before
 
 
 def test_writing_with_force_overwrites_a_changed_schema(tmp_path: Path) -> None:
@@ -116,14 +120,14 @@ def test_writing_with_force_overwrites_a_changed_schema(tmp_path: Path) -> None:
 
     written = write_schemas(tmp_path, {**MESSAGE_TYPES, "BarClosed": BarClosedWithVenue}, force=True)
 
-    assert [path.name for path in written] == ["BarClosed.v1.json"]
+    assert [path.name for path in written] == [CURRENT]
     assert "venue" in json.loads(written[0].read_text())["properties"]
 
 
 def test_writing_a_new_version_keeps_the_older_version_file(tmp_path: Path) -> None:
     write_schemas(tmp_path)
 
-    write_schemas(tmp_path, {**MESSAGE_TYPES, "BarClosed": BarClosedV2})
+    write_schemas(tmp_path, {**MESSAGE_TYPES, "BarClosed": BarClosedNext})
 
-    assert (tmp_path / "BarClosed.v1.json").exists()
-    assert "venue" in json.loads((tmp_path / "BarClosed.v2.json").read_text())["properties"]
+    assert (tmp_path / CURRENT).exists()
+    assert "venue" in json.loads((tmp_path / NEXT).read_text())["properties"]

@@ -70,13 +70,14 @@ class Decimals(dict[str, Decimal]):
 
 
 class _Stream:
-    __slots__ = ("symbol", "id_base", "last", "sequence")
+    __slots__ = ("symbol", "id_base", "last", "same_time", "count")
 
     def __init__(self, symbol: str, id_base: int) -> None:
         self.symbol = symbol
         self.id_base = id_base
         self.last = _DAWN
-        self.sequence = 0
+        self.same_time = 0  # messages before this one at the same timestamp (trades may share one)
+        self.count = 0  # messages yielded: the stream sequence of the last one
 
 
 class _RowReader:
@@ -174,7 +175,9 @@ class BarRows(_RowReader):
                 self.reject(number, line, reason)
                 continue
             stream.last = ts
-            yield new(make_id(stream.id_base, ts), ts, source, stream.symbol, timeframe, o, h, lo, cl, v)
+            stream.count += 1
+            yield new(make_id(stream.id_base, ts), ts, source, stream.symbol, stream.count, timeframe, o, h, lo, cl,
+                      v)
 
 
 class TradeRows(_RowReader):
@@ -209,6 +212,8 @@ class TradeRows(_RowReader):
             if reason is not None:
                 self.reject(number, line, reason)
                 continue
-            stream.sequence = stream.sequence + 1 if ts == stream.last else 0
+            stream.same_time = stream.same_time + 1 if ts == stream.last else 0
             stream.last = ts
-            yield new_trade(replay_id(stream.id_base, ts, stream.sequence), ts, source, stream.symbol, price, size)
+            stream.count += 1
+            yield new_trade(replay_id(stream.id_base, ts, stream.same_time), ts, source, stream.symbol, stream.count,
+                            price, size)

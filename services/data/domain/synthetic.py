@@ -63,7 +63,7 @@ def random_walk_bars(symbol: str, *, seed: int, start: datetime, step: timedelta
         o, c = rounded(price), rounded(close)
         h, lo = max(rounded(upper), o, c), min(rounded(lower), o, c)
         volume = Decimal(rng.randint(100, 10_000))
-        yield new_bar(replay_id(id_base, ts), ts, source, symbol, timeframe, o, h, lo, c, volume)
+        yield new_bar(replay_id(id_base, ts), ts, source, symbol, i + 1, timeframe, o, h, lo, c, volume)
         price = close
 
 
@@ -79,7 +79,7 @@ def random_walk_trades(symbol: str, *, seed: int, start: datetime, step: timedel
         price *= math.exp(drift + vol * rng.gauss(0.0, 1.0))
         size = Decimal(rng.randint(1, 100))
         aggressor = "buy" if rng.random() < 0.5 else "sell"
-        yield new_trade(replay_id(id_base, ts), ts, source, symbol, rounded(price), size, aggressor, str(i + 1))
+        yield new_trade(replay_id(id_base, ts), ts, source, symbol, i + 1, rounded(price), size, aggressor, str(i + 1))
 
 
 def random_book(symbol: str, *, seed: int, start: datetime, step: timedelta, count: int, levels: int = 5,
@@ -109,7 +109,7 @@ def random_book(symbol: str, *, seed: int, start: datetime, step: timedelta, cou
         ask_changes = new_asks if not i else _changes(asks, new_asks)
         yield OrderBookUpdated(
             message_id=message_id, correlation_id=message_id, ts_event=ts, ts_init=ts, source=source,
-            symbol=symbol, is_snapshot=not i, sequence=i,
+            symbol=symbol, sequence=i + 1, is_snapshot=not i,
             bids=_book_side(bid_changes, tick, descending=True), asks=_book_side(ask_changes, tick, descending=False))
         bids, asks = new_bids, new_asks
 

@@ -1,6 +1,6 @@
 """The strategy workers of a namespace as a group: heartbeats, membership, and who consumes which partition.
 
-Each worker publishes a ``WorkerHeartbeat`` every ``interval`` seconds and receives everyone's on its inbox. From
+Each worker publishes a ``WorkerHeartbeatSent`` every ``interval`` seconds and receives everyone's on its inbox. From
 the members it hears (itself included) it computes the owner of every partition (``assign_partitions``: the same
 answer in every worker), subscribes to the partitions it gained and releases those it lost. The partition queues
 have a single active consumer, so while views of the membership differ for a moment, a partition is still never
@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from shared.contracts import OrderFilled, WorkerHeartbeat
+from shared.contracts import OrderFilled, WorkerHeartbeatSent
 from shared.messaging.bus import Consumer, MessageBus, Subscription
 from shared.messaging.topology import partition_of
 from shared.runtime.clock import Clock
@@ -52,7 +52,7 @@ class WorkerGroup:
         """Return the live members as this worker sees them, itself included."""
         return self.membership.members(self.monotonic()) | {self.worker}
 
-    async def on_heartbeat(self, beat: WorkerHeartbeat) -> None:
+    async def on_heartbeat(self, beat: WorkerHeartbeatSent) -> None:
         """Record another worker's heartbeat; a worker joining or leaving triggers a rebalance at once."""
         if beat.worker == self.worker or beat.group != GROUP:
             return
@@ -70,7 +70,7 @@ class WorkerGroup:
     async def beat(self, *, leaving: bool = False) -> None:
         """Publish one heartbeat saying which partitions this worker consumes now."""
         now = self.clock.now()
-        await self.bus.publish(WorkerHeartbeat(ts_event=now, ts_init=now, source=self.worker, group=GROUP,
+        await self.bus.publish(WorkerHeartbeatSent(ts_event=now, ts_init=now, source=self.worker, group=GROUP,
                                                worker=self.worker, sequence=self._sequence, leaving=leaving,
                                                partitions=tuple(sorted(self.owned))))
         self._sequence += 1

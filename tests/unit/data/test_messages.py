@@ -16,9 +16,10 @@ PRICES = dict(open=Decimal("10.00"), high=Decimal("10.50"), low=Decimal("9.75"),
 
 def test_a_fast_bar_equals_the_model_construct_bar_in_fields_set_and_json() -> None:
     message_id = replay_id(stream_id_base("BarClosed", "test", "ORCL", "1d"), T0)
-    fast = new_bar(message_id, T0, "test", "ORCL", "1d", *PRICES.values())
+    fast = new_bar(message_id, T0, "test", "ORCL", 7, "1d", *PRICES.values())
     constructed = BarClosed.model_construct(message_id=message_id, correlation_id=message_id, ts_event=T0,
-                                            ts_init=T0, source="test", symbol="ORCL", timeframe="1d", **PRICES)
+                                            ts_init=T0, source="test", symbol="ORCL", sequence=7, timeframe="1d",
+                                            **PRICES)
 
     assert fast == constructed
     assert fast.model_fields_set == constructed.model_fields_set
@@ -28,16 +29,16 @@ def test_a_fast_bar_equals_the_model_construct_bar_in_fields_set_and_json() -> N
 
 def test_a_fast_trade_equals_the_validated_trade() -> None:
     message_id = replay_id(stream_id_base("TradeTicked", "test", "ORCL"), T0)
-    fast = new_trade(message_id, T0, "test", "ORCL", Decimal("10.01"), Decimal(5), "buy", "t-1")
+    fast = new_trade(message_id, T0, "test", "ORCL", 3, Decimal("10.01"), Decimal(5), "buy", "t-1")
     validated = TradeTicked(message_id=message_id, correlation_id=message_id, ts_event=T0, ts_init=T0,
-                            source="test", symbol="ORCL", price=Decimal("10.01"), size=Decimal(5), aggressor="buy",
+                            source="test", symbol="ORCL", sequence=3, price=Decimal("10.01"), size=Decimal(5), aggressor="buy",
                             trade_id="t-1")
 
     assert fast == validated and encode(fast) == encode(validated)
 
 
 def test_a_fast_message_copy_with_an_update_leaves_the_original_alone() -> None:
-    bar = new_bar(replay_id(1 << 100, T0), T0, "test", "ORCL", "1d", *PRICES.values())
+    bar = new_bar(replay_id(1 << 100, T0), T0, "test", "ORCL", 1, "1d", *PRICES.values())
 
     changed = bar.model_copy(update={"causation_id": bar.message_id})
 

@@ -80,7 +80,7 @@ def test_a_book_snapshot_then_deltas_always_leave_an_uncrossed_book_of_full_dept
     book: dict[str, dict[Decimal, Decimal]] = {}
 
     assert updates[0].is_snapshot and not any(update.is_snapshot for update in updates[1:])
-    assert [update.sequence for update in updates] == list(range(2000))
+    assert [update.sequence for update in updates] == list(range(1, 2001))
     for update in updates:
         assert update.bids or update.asks
         apply(book, update)

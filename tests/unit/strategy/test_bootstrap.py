@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from services.strategy.adapters import WorkerGroup
 from services.strategy.bootstrap import bootstrap, inbox_queue
 from services.strategy.settings import StrategySettings
-from shared.contracts import BarHistoryProvided, OrderFilled, WorkerHeartbeat
+from shared.contracts import BarHistoryProvided, OrderFilled, WorkerHeartbeatSent
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.errors import PublishFailed
 from shared.messaging.memory import InMemoryBus
@@ -71,14 +71,14 @@ async def test_an_inbox_receives_heartbeats_of_its_group_replies_to_its_worker_a
         await bus.publish(message)
 
     received = [(type(d.message).__name__, d.routing_key) for d in bus.queued("ns.strategy.inbox.w1")]
-    assert received == [("WorkerHeartbeat", "control.heartbeat.strategy"),
+    assert received == [("WorkerHeartbeatSent", "control.heartbeat.strategy"),
                         ("BarHistoryProvided", "control.history.w1"), ("OrderFilled", "order.filled.ORCL")]
     with pytest.raises(PublishFailed):  # no inbox listens to another group's heartbeats
         await bus.publish(heartbeat("p1", "pricing"))
 
 
-def heartbeat(worker: str, group: str) -> WorkerHeartbeat:
-    return WorkerHeartbeat(ts_event=START, ts_init=START, source=worker, group=group, worker=worker, sequence=0)
+def heartbeat(worker: str, group: str) -> WorkerHeartbeatSent:
+    return WorkerHeartbeatSent(ts_event=START, ts_init=START, source=worker, group=group, worker=worker, sequence=0)
 
 
 def reply(requester: str) -> BarHistoryProvided:

@@ -12,7 +12,7 @@ from services.strategy.domain.membership import owned_partitions
 from services.strategy.domain import StrategyEngine
 from services.strategy.handlers import StrategyDeps
 from services.strategy.partitions import OwnedPartition
-from shared.contracts import BarHistoryProvided, BarView, Message, RequestBarHistory, WorkerHeartbeat
+from shared.contracts import BarHistoryProvided, BarView, Message, RequestBarHistory, WorkerHeartbeatSent
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import TransientError
 from shared.messaging.topology import Topology, partition_of
@@ -53,8 +53,8 @@ class FakeBus:
         consumer = self.consumers[subscription.queue.name] = FakeConsumer(subscription.queue.name)
         return consumer
 
-    def heartbeats(self) -> list[WorkerHeartbeat]:
-        return [m for m in self.published if isinstance(m, WorkerHeartbeat)]
+    def heartbeats(self) -> list[WorkerHeartbeatSent]:
+        return [m for m in self.published if isinstance(m, WorkerHeartbeatSent)]
 
 
 class Clock:
@@ -65,8 +65,8 @@ class Clock:
         return self.now
 
 
-def beat(worker: str, *, leaving: bool = False, group: str = "strategy") -> WorkerHeartbeat:
-    return WorkerHeartbeat(ts_event=START, ts_init=START, source=worker, group=group, worker=worker, sequence=0,
+def beat(worker: str, *, leaving: bool = False, group: str = "strategy") -> WorkerHeartbeatSent:
+    return WorkerHeartbeatSent(ts_event=START, ts_init=START, source=worker, group=group, worker=worker, sequence=0,
                            leaving=leaving)
 
 
