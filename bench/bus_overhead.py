@@ -47,7 +47,7 @@ from shared.contracts import BarClosed, encode
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
 from shared.messaging.topology import QueueSpec, Topology
-from shared.runtime.metrics import BusMetrics
+from shared.runtime.metrics import PrometheusBusMetrics
 
 LOCAL_BROKER = "amqp://guest:guest@localhost:5672/"
 CONNECT_TIMEOUT = 10.0
@@ -150,7 +150,7 @@ class TradebusSide:
         self.tally = Tally(0)
 
     async def open(self, topology: Topology, spec: QueueSpec) -> None:
-        metrics = BusMetrics(CollectorRegistry(), "bench")
+        metrics = PrometheusBusMetrics(CollectorRegistry(), "bench")
         self.bus = AmqpBus(self.config.url, topology=topology, service="bench", metrics=metrics,
                            confirm_timeout=CONFIRM_TIMEOUT)
         await self.bus.start()

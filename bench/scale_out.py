@@ -128,7 +128,8 @@ class Cluster:
 
     async def replay(self) -> None:
         data = await self.spawn("data", {"SYNTHETIC_SYMBOLS": json.dumps(self.symbols),
-                                         "SYNTHETIC_BARS": str(self.bars)})
+                                         "SYNTHETIC_BARS": str(self.bars),
+                                         "STATE_DIR": str(self.logs / f"{self.topology.namespace}-data")})
         await until(lambda: (health(data) or {}).get("replay_done"), 120)
 
     async def run_workers(self, count: int) -> Run:

@@ -10,7 +10,7 @@ Topic permissions then narrow each write to the routing keys of its own events::
     tradebus-strategy    signal.generated.*, command.request_history.*, control.heartbeat.*
                                                                      strategy.market.pNN, its own inbox
     tradebus-execution   order.*                                     execution.{market,signals,commands,portfolio}
-    tradebus-portfolio   portfolio.*, command.submit_order.*         portfolio.{fills,market}
+    tradebus-portfolio   portfolio.*, command.submit_order.*         portfolio.{orders,market}
     tradebus-admin       everything (operators, ``tradebus dlq``/``tail``, the management UI)
     tradebus-monitor     nothing in the vhost; ``monitoring`` tag to read queue lengths (KEDA)
 
@@ -29,28 +29,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from shared.contracts import (
-    BarClosed,
-    BarHistoryProvided,
-    Message,
-    OrderAccepted,
-    OrderBookUpdated,
-    OrderCanceled,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
-    PortfolioSnapshot,
-    PositionChanged,
-    QuoteTicked,
-    RequestBarHistory,
-    SignalGenerated,
-    SubmitOrder,
-    TradeTicked,
-    TradingHalted,
-    TradingResumed,
-    WorkerHeartbeat,
-)
-from shared.messaging.topology import FAMILIES, ROUTES, SUITE, QueueSpec, Topology
+from shared.contracts import Message
+from shared.messaging.topology import FAMILIES, PUBLISHERS, ROUTES, SUITE, QueueSpec, Topology
 
 SERVICES = ("data", "strategy", "execution", "portfolio")
 ADMIN = "admin"
@@ -63,15 +43,6 @@ DEFAULT_VHOST = "tradebus"
 NOTHING = "^$"
 """The permission regex that grants nothing (RabbitMQ names the default exchange ``amq.default`` for access control)."""
 
-PUBLISHES: dict[str, tuple[type[Message], ...]] = {
-    "data": (BarClosed, TradeTicked, QuoteTicked, OrderBookUpdated, BarHistoryProvided),
-    "strategy": (SignalGenerated, RequestBarHistory, WorkerHeartbeat),
-    "execution": (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, OrderFilled),
-    "portfolio": (PositionChanged, PortfolioSnapshot, TradingHalted, TradingResumed, SubmitOrder),
-}
-"""The message types each service publishes; ``CancelOrder`` is an operator's command (the admin user)."""
-
-
 @dataclass(frozen=True)
 class Inbox:
     """A per-instance queue ``{ns}.<service>.<purpose>.<instance>`` and the message types bound to it."""
@@ -81,9 +52,11 @@ class Inbox:
 
 
 INBOXES: dict[str, tuple[Inbox, ...]] = {
-    "strategy": (Inbox("inbox", (WorkerHeartbeat, BarHistoryProvided, OrderFilled)),),
+    service: tuple(Inbox(purpose, consumes.types) for (owner, purpose), consumes in SUITE.items()
+                   if owner == service and consumes.mode == "per_instance")
+    for service in SERVICES
 }
-"""The per-instance queues each service declares itself: its workers' heartbeats, history replies and fills."""
+"""The per-instance queues each service declares itself (``SUITE``'s per-instance queues)."""
 
 
 def user_name(role: str, prefix: str = DEFAULT_USER_PREFIX) -> str:
@@ -98,9 +71,12 @@ def password_variable(role: str) -> str:
 
 def consumed_queues(topology: Topology, service: str) -> tuple[QueueSpec, ...]:
     """Return the queues ``service`` consumes from: its shared work queues, and for strategy the partitions."""
-    queues = [topology.queue(owner, purpose) for owner, purpose in SUITE if owner == service]
-    if service == "strategy":
-        queues += [topology.partition_queue(p) for p in range(topology.partitions)]
+    queues = []
+    for (owner, purpose), consumes in SUITE.items():
+        if owner == service and consumes.mode == "shared":
+            queues.append(topology.queue(owner, purpose))
+        elif owner == service and consumes.mode == "partitioned":
+            queues += [topology.partition_queue(p) for p in range(topology.partitions)]
     return tuple(queues)
 
 
@@ -110,8 +86,12 @@ def inbox_prefix(topology: Topology, service: str, inbox: Inbox) -> str:
 
 
 def exactly(names: Iterable[str], prefixes: Iterable[str] = ()) -> str:
-    """Return a regex matching exactly ``names`` and any name longer than one of ``prefixes`` (nothing if none)."""
-    choices = [re.escape(n) for n in sorted(set(names))] + [f"{re.escape(p)}.+" for p in sorted(set(prefixes))]
+    """Return a regex matching exactly ``names`` and any name longer than one of ``prefixes`` (nothing if none).
+
+    A prefix never matches ``<prefix>dlq``: the dead-letter queue the per-instance queues of a purpose share is
+    the operators', not the service's.
+    """
+    choices = [re.escape(n) for n in sorted(set(names))] + [f"{re.escape(p)}(?!dlq$).+" for p in sorted(set(prefixes))]
     return f"^(?:{'|'.join(choices)})$" if choices else NOTHING
 
 
@@ -138,9 +118,10 @@ class Grant:
 
 def service_grant(topology: Topology, service: str) -> Grant:
     """Return the least rights ``service`` needs when the broker's definitions already hold the shared topology."""
-    published = [ROUTES[t] for t in PUBLISHES[service]]
+    published = [ROUTES[t] for t in PUBLISHERS[service]]
     inboxes = INBOXES.get(service, ())
-    bound = [ROUTES[t] for (owner, _), types in SUITE.items() if owner == service for t in types]
+    bound = [ROUTES[t] for (owner, _), consumes in SUITE.items() if owner == service and consumes.mode == "shared"
+             for t in consumes.types]
     inbox_bound = [ROUTES[t] for inbox in inboxes for t in inbox.receives]
     topics = {}
     for family in FAMILIES:

@@ -39,10 +39,10 @@ def topology_definitions(topology: Topology, vhost: str) -> dict[str, list[dict[
     bindings = [_binding(topology.exchange("market"), topology.partitioned_market_exchange, "#", vhost,
                          destination_type="exchange")]
     queues = []
+    for dlq in topology.dead_letter_queues():
+        queues.append(_queue(dlq.name, dict(DLQ_ARGUMENTS), vhost))
+        bindings.append(_binding(topology.dead_letter_exchange, dlq.name, dlq.key, vhost))
     for spec in topology.suite_queues():
-        if spec.mode in ("shared", "single_active"):
-            queues.append(_queue(spec.dlq, dict(DLQ_ARGUMENTS), vhost))
-            bindings.append(_binding(spec.dead_letter_exchange, spec.dlq, spec.name, vhost))
         queues.append(_queue(spec.name, spec.arguments(), vhost))
         for binding in spec.bindings:
             if binding.headers:

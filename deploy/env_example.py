@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from deploy.broker_access import ROLES, password_variable
@@ -41,9 +43,27 @@ def variable(service: str, setting: str) -> str:
     return f"{SETTINGS[service].model_config['env_prefix']}{setting}".upper()
 
 
+def settings_fields(service: str) -> list[tuple[str, FieldInfo]]:
+    """Return (variable, field) for every setting of ``service`` the deployment passes through, in settings order.
+
+    A section (a nested model) gives one variable per field of it: ``<PREFIX><SECTION>__<FIELD>``.
+    """
+    found = []
+    for name, field in SETTINGS[service].model_fields.items():
+        if name in FIXED:
+            continue
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            found += [(f"{variable(service, name)}__{sub}".upper(), sub_field)
+                      for sub, sub_field in section.model_fields.items()]
+        else:
+            found.append((variable(service, name), field))
+    return found
+
+
 def passed_through(service: str) -> list[str]:
     """Return the variables of ``service``'s settings that compose passes to its container, in settings order."""
-    return [variable(service, name) for name in SETTINGS[service].model_fields if name not in FIXED]
+    return [key for key, _ in settings_fields(service)]
 
 
 def compose_defaults(compose_text: str) -> dict[str, str]:
@@ -65,10 +85,7 @@ def _shown(value: Any) -> str:
 
 def _setting_lines(service: str, defaults: dict[str, str]) -> list[str]:
     lines = []
-    for name, field in SETTINGS[service].model_fields.items():
-        if name in FIXED:
-            continue
-        key = variable(service, name)
+    for key, field in settings_fields(service):
         default = defaults.get(key, _shown(field.get_default(call_default_factory=True)))
         if field.description:
             lines.append(f"# {field.description}")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from prometheus_client import CollectorRegistry, Counter
 
-from shared.messaging.bus import MessageBus, Subscription
+from shared.messaging.bus import MessageBus
+from shared.messaging.subscriptions import shared_subscriptions
 from shared.runtime.clock import Clock, LiveClock
-from shared.runtime.service import ServiceApp, bind_handlers, make_amqp_bus
+from shared.runtime.service import ServiceApp, finite, make_amqp_bus
 
 from .adapters import CsvBarFeed, MergedFeed, Pacer, ReplayFeed, SyntheticBarFeed
-from .domain import BadRow, BarHistory, ColumnMapping
-from .handlers import HANDLERS, DataDeps, replay
+from .adapters.archive import DataArchive
+from .adapters.replay import PositionStore, Replay
+from .domain import BadRow, BarArchive, ColumnMapping
+from .handlers import SUBSCRIPTIONS, DataDeps
 from .settings import DataSettings
 
 log = logging.getLogger(__name__)
@@ -34,9 +38,22 @@ def build_feed(settings: DataSettings, on_bad_row=None) -> MergedFeed:  # type: 
     return MergedFeed(feeds)
 
 
+def feed_key(settings: DataSettings) -> str:
+    """Return the name a replay's position is kept under: where it replays to, and what decides which events it
+    replays, in order."""
+    return json.dumps({"namespace": settings.namespace, "csv": [str(path.resolve()) for path in settings.csv_paths], "symbols": settings.symbols,
+                       "timeframe": settings.timeframe, "synthetic": settings.synthetic_symbols,
+                       "bars": settings.synthetic_bars, "seed": settings.seed}, sort_keys=True)
+
+
 def bootstrap(settings: DataSettings, *, bus: MessageBus | None = None, clock: Clock | None = None,
-              registry: CollectorRegistry | None = None) -> ServiceApp:
-    """Wire the data service: replay its feeds into the market exchange, answer history requests."""
+              registry: CollectorRegistry | None = None, history: BarArchive | None = None,
+              positions: PositionStore | None = None) -> ServiceApp:
+    """Wire the data service: replay its feeds into the market exchange, answer history requests.
+
+    Without ``history`` and ``positions`` the service keeps both in a ``DataArchive`` in ``state_dir``; the
+    backtester passes its own (in memory).
+    """
     registry = registry or CollectorRegistry()
     bus = bus or make_amqp_bus(settings, registry)
     bad_rows = Counter("tradebus_data_bad_rows_total", "Rows of input data refused, by kind.",
@@ -47,15 +64,27 @@ def bootstrap(settings: DataSettings, *, bus: MessageBus | None = None, clock: C
         bad_rows.labels(settings.service_name, row.kind).inc()
 
     feed = build_feed(settings, report_bad_row)
-    deps = DataDeps(BarHistory(settings.history_bars), feed, bus, clock or LiveClock(), f"data@{settings.instance_id}")
+    archive = None
+    if history is None or positions is None:
+        archive = DataArchive(settings.state_dir / "data.sqlite", retention=settings.history_bars)
+    history, positions = history or archive, positions or archive  # type: ignore[assignment]
+    assert history is not None and positions is not None
+    deps = DataDeps(history, bus, clock or LiveClock(), f"data@{settings.instance_id}")
+    replay = Replay(feed, feed_key(settings), bus, history, positions,
+                    Pacer(settings.speed or None, max_wait_s=settings.max_wait_s))
 
+    @finite
     async def replay_feed() -> None:
         await asyncio.sleep(settings.start_delay_s)
-        count = await replay(deps.feed, Pacer(settings.speed or None, max_wait_s=settings.max_wait_s), deps)
-        deps.replay_done = True
-        log.info("replay finished: %d market events published", count)
+        count = await replay.run()
+        log.info("replay finished: %d market events published (resumed after %d)", count, replay.resumed_from)
 
-    requests = bus.topology.queue("data", "requests")
-    return ServiceApp("data", bus, [Subscription(requests, bind_handlers(HANDLERS, deps), settings.prefetch)],
-                      tasks=[replay_feed], on_stop=[feed.close], registry=registry, declare_suite=True,
-                      health_details=lambda: {"published": deps.published, "replay_done": deps.replay_done}, deps=deps)
+    async def close() -> None:
+        await feed.close()
+        if archive is not None:
+            archive.close()
+
+    return ServiceApp("data", bus, shared_subscriptions(bus.topology, "data", SUBSCRIPTIONS, deps, settings.prefetch),
+                      tasks=[replay_feed], on_stop=[close], registry=registry, declare_suite=True,
+                      health_details=lambda: {"published": replay.published, "replay_done": replay.done,
+                                              "resumed_from": replay.resumed_from}, deps=replay)

@@ -28,6 +28,9 @@ class DataSettings(ServiceSettings):
     tz: str = Field("UTC", description="Time zone of naive timestamps in the files.")
     columns: dict[str, str] = Field(default_factory=dict, description="Column mapping overrides, e.g. {\"close\": \"Last\"}.")
     bad_rows: Literal["skip", "reject"] = Field("skip", description="Skip (and report) or reject (stop) on a bad row.")
-    history_bars: int = Field(5000, ge=1, description="Bars per symbol kept to answer history requests.")
+    state_dir: Path = Field(Path("var/data"), description="Where the replay position and the bar history are kept.")
+    history_bars: int = Field(100_000, ge=1, description="Bars kept per symbol and timeframe to answer history "
+                              "requests (warm-ups); they must reach back further than the replay runs ahead of "
+                              "its slowest strategy worker.")
     start_delay_s: float = Field(0.0, ge=0, description="Wait before replaying, so consumers can bind first.")
     max_wait_s: float | None = Field(None, gt=0, description="Cap on one pacing wait (skips weekends in real-time replays).")

@@ -4,42 +4,50 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from functools import partial
 
 from prometheus_client import CollectorRegistry
 
-from shared.messaging.bus import MessageBus, Subscription
-from shared.messaging.errors import ErrorPolicy
+from shared.messaging.bus import MessageBus
+from shared.messaging.subscriptions import shared_subscriptions
 from shared.runtime.clock import Clock, LiveClock
-from shared.runtime.service import ServiceApp, bind_handlers, make_amqp_bus
+from shared.runtime.service import ServiceApp, make_amqp_bus
 
 from .adapters.broker import Broker
-from .adapters.order_store import OrderStore
 from .adapters.paper import PaperBroker
-from .domain.book import ExecutionBook
+from .adapters.sqlite_store import SqliteOrderStore
+from .adapters.store import OrderStore
 from .domain.matching import MatcherConfig
 from .domain.pricing import Commission
 from .domain.risk import RiskLimits
 from .domain.sizing import SizingMode, SizingPolicy
-from .handlers import (
-    COMMAND_HANDLERS,
-    MARKET_HANDLERS,
-    PORTFOLIO_HANDLERS,
-    SIGNAL_HANDLERS,
-    ExecutionDeps,
-    recover,
-)
+from .handlers import SUBSCRIPTIONS
+from .order_flow import OrderFlow
 from .settings import ExecutionSettings
 
 
 def matcher_config(settings: ExecutionSettings) -> MatcherConfig:
     """Return the paper broker's fill model from the settings."""
+    paper = settings.paper
     return MatcherConfig(
-        fill_on=settings.fill_on, slippage_bps=settings.slippage_bps,
-        commission=Commission(per_share=settings.commission_per_share, rate=settings.commission_rate,
-                              minimum=settings.commission_minimum),
-        max_volume_participation=settings.max_volume_participation, lot_size=settings.lot_size,
-        timeframe=settings.timeframe, replay_window=settings.replay_window)
+        fill_on=paper.fill_on, slippage_bps=paper.slippage_bps,
+        commission=Commission(per_share=paper.commission_per_share, rate=paper.commission_rate,
+                              minimum=paper.commission_minimum),
+        max_volume_participation=paper.max_volume_participation, lot_size=settings.sizing.lot_size,
+        timeframe=paper.timeframe, replay_window=paper.replay_window)
+
+
+def sizing_policy(settings: ExecutionSettings) -> SizingPolicy:
+    """Return how signals are sized, from the settings."""
+    s = settings.sizing
+    return SizingPolicy(SizingMode(s.mode), s.quantity, s.notional, s.equity_fraction, s.allow_short, s.lot_size,
+                        s.scale_by_strength)
+
+
+def risk_limits(settings: ExecutionSettings) -> RiskLimits:
+    """Return the pre-trade limits, from the settings."""
+    r = settings.risk
+    return RiskLimits(r.max_order_quantity, r.max_order_notional, r.max_position, r.max_gross_exposure,
+                      r.max_orders_per_second)
 
 
 def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clock: Clock | None = None,
@@ -49,40 +57,29 @@ def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clo
     registry = registry or CollectorRegistry()
     bus = bus or make_amqp_bus(settings, registry)
     clock = clock or LiveClock()
-    store = store or OrderStore(settings.state_dir / "orders.sqlite")
+    store = store or SqliteOrderStore(settings.state_dir / "orders.sqlite")
     broker = broker or PaperBroker(matcher_config(settings), clock=clock, path=settings.state_dir / "paper.sqlite")
-    sizing = SizingPolicy(SizingMode(settings.sizing), settings.quantity, settings.notional, settings.equity_fraction,
-                          settings.allow_short, settings.lot_size, settings.scale_by_strength)
-    limits = RiskLimits(settings.max_order_quantity, settings.max_order_notional, settings.max_position,
-                        settings.max_gross_exposure, settings.max_orders_per_second)
-    deps = ExecutionDeps(store, broker, ExecutionBook(), sizing, limits, bus, clock,
-                         f"execution@{settings.instance_id}", timedelta(seconds=settings.lost_after_s))
-    topo = bus.topology
-    subscriptions = [
-        # money moves on these paths: an unexpected error stops the service (crash-only recovery on restart)
-        Subscription(topo.queue("execution", "market"),
-                     bind_handlers(MARKET_HANDLERS, deps), settings.prefetch, ErrorPolicy.CRASH),
-        Subscription(topo.queue("execution", "signals"),
-                     bind_handlers(SIGNAL_HANDLERS, deps), settings.prefetch, ErrorPolicy.CRASH),
-        Subscription(topo.queue("execution", "commands"),
-                     bind_handlers(COMMAND_HANDLERS, deps), settings.prefetch, ErrorPolicy.CRASH),
-        Subscription(topo.queue("execution", "portfolio"),
-                     bind_handlers(PORTFOLIO_HANDLERS, deps), settings.prefetch),
-    ]
+    flow = OrderFlow(store, broker, sizing_policy(settings), risk_limits(settings), bus, clock,
+                     f"execution@{settings.instance_id}", timedelta(seconds=settings.lost_after_s))
+    broker.set_report_sink(flow.on_reports)
 
-    async def reconcile_in_flight() -> None:
+    async def start() -> None:
+        flow.restore()
+        await broker.connect()
+        await flow.recover(send_unsent=True)
+
+    async def reconcile_forever() -> None:
         while True:
             await asyncio.sleep(settings.reconcile_interval_s)
-            if store.in_flight():
-                await recover(deps)
+            await flow.recover()
 
     async def close() -> None:
         await broker.close()
         store.close()
 
     def health() -> dict[str, object]:
-        return {"working_orders": len(deps.book.working), "halted": deps.book.halted}
+        return {"working_orders": len(flow.account.working), "halted": flow.account.halted}
 
-    return ServiceApp("execution", bus, subscriptions, tasks=[reconcile_in_flight],
-                      on_start=[partial(recover, deps)], on_stop=[close], registry=registry, declare_suite=True,
-                      health_details=health, deps=deps)
+    subscriptions = shared_subscriptions(bus.topology, "execution", SUBSCRIPTIONS, flow, settings.prefetch)
+    return ServiceApp("execution", bus, subscriptions, tasks=[reconcile_forever], on_start=[start], on_stop=[close],
+                      registry=registry, declare_suite=True, health_details=health, deps=flow)

@@ -1,11 +1,19 @@
-"""The portfolio service's handler table: fills and bars in; positions, snapshots, halts and risk exits out."""
+"""The portfolio service's subscription table: order events and bars in; positions, snapshots, halts and risk
+exits out.
+
+What a fill or a bar owes (the position change and snapshot after a fill; the exit orders and the halt a bar's
+risk check asks for) is decided in the handler, stored in the outbox together with the change that caused it,
+and published from there, so a crash between the two loses nothing. Owed messages have ids derived from their
+cause, so one sent twice (published, then again after a crash before it was marked) is recognisable downstream.
+A repeated bar (its stream's sequence already seen) changes nothing.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from shared.contracts import (
     BarClosed,
@@ -17,17 +25,23 @@ from shared.contracts import (
     OrderType,
     PortfolioSnapshot,
     PositionChanged,
+    StreamPositions,
     SubmitOrder,
     TradingHalted,
 )
 from shared.messaging.bus import MessageBus
+from shared.messaging.errors import ErrorPolicy
+from shared.messaging.outbox import OutboxPublisher
+from shared.messaging.subscriptions import Route, Table
 from shared.runtime.clock import Clock
 
-from .adapters import RiskState
+from .adapters import LedgerPersistence
 from .domain import (
+    CurvePoint,
     DrawdownTracker,
     EquityCurve,
     ExitIntent,
+    KillSwitchState,
     Ledger,
     PositionUpdate,
     RiskGuard,
@@ -36,15 +50,9 @@ from .domain import (
 )
 
 EXIT_PREFIX = "exit:"
+_OWED_IDS = uuid5(NAMESPACE_URL, "tradebus:portfolio:owed")
 
 log = logging.getLogger(__name__)
-
-
-class LedgerPersistence(Protocol):
-    """Where applied fills and risk state are kept (SQLite live, nothing in a backtest)."""
-
-    def apply_fill(self, ledger: Ledger, fill: OrderFilled) -> PositionUpdate | None: ...
-    def save_risk_state(self, state: RiskState) -> None: ...
 
 
 @dataclass
@@ -59,76 +67,123 @@ class PortfolioDeps:
     clock: Clock
     source: str
     curve: EquityCurve = field(default_factory=EquityCurve)
-    dirty: bool = False
+    positions: StreamPositions = field(default_factory=StreamPositions)
+    owing: bool = True
+    """Whether the outbox may hold something (at start-up it may: a crash can leave entries behind)."""
     observe: Callable[[PortfolioSnapshot], None] = lambda snapshot: None
     """Called with every snapshot published (the Prometheus gauges)."""
+    publisher: OutboxPublisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.publisher = OutboxPublisher(self.store.outbox, self.bus, self._published)
+
+    def _published(self, message: Message) -> None:
+        if isinstance(message, PortfolioSnapshot):
+            self.observe(message)
+
+    def kill_switch(self) -> KillSwitchState:
+        """Return the state of the kill switch to store."""
+        return KillSwitchState(self.tracker.peak, self.guard.halted, self.guard.halt_reason)
+
+
+def owed_id(kind: str, cause: UUID | str) -> UUID:
+    """Return the id of the ``kind`` message owed for ``cause``: the same however often it is built."""
+    return uuid5(_OWED_IDS, f"{kind}/{cause}")
 
 
 async def on_fill(fill: OrderFilled, deps: PortfolioDeps) -> None:
-    update = deps.store.apply_fill(deps.ledger, fill)
-    if update is None:
-        return  # already applied: a redelivery
-    log.info("%s %s %s %s @ %s: position %s, cash %s", fill.strategy_id, fill.side.value, fill.quantity, fill.symbol,
-             fill.price, update.position.quantity, deps.ledger.cash)
-    await deps.bus.publish(PositionChanged.caused_by(
-        fill, ts_event=fill.ts_event, ts_init=deps.clock.now(), source=deps.source,
-        **position_changed_values(update)))
-    await publish_snapshot(fill, deps)
+    update = deps.store.apply_fill(deps.ledger, fill, lambda update: fill_announcements(fill, update, deps))
+    if update is not None:  # else already applied: a redelivery
+        deps.owing = True
+        log.info("%s %s %s %s @ %s: position %s, cash %s", fill.strategy_id, fill.side.value, fill.quantity,
+                 fill.symbol, fill.price, update.position.quantity, deps.ledger.cash)
+    await publish_owed(deps)
 
 
 async def on_bar(bar: BarClosed, deps: PortfolioDeps) -> None:
-    ledger = deps.ledger
-    ledger.mark(bar.symbol, bar.close)
-    equity = ledger.equity()
-    if deps.tracker.update(equity):
-        deps.store.save_risk_state(RiskState(deps.tracker.peak, deps.guard.halted, deps.guard.halt_reason))
-    deps.curve.record(bar.ts_event, equity, in_market=ledger.in_market())
-    deps.dirty = True
-    if not deps.guard.watching:
-        return  # no rule to check, not halted: nothing to decide on this bar
-    actions = deps.guard.evaluate(ledger, deps.tracker.drawdown, symbol=bar.symbol)
-    for intent in actions.exits:
-        await deps.bus.publish(exit_order(intent, bar, deps))
-    if actions.halt_reason:
-        await halt(bar, actions.halt_reason, deps)
+    if deps.positions.is_new(bar):
+        owed = mark_to_market(bar, deps)
+        deps.positions.advance(bar)
+        deps.owing = deps.owing or bool(owed)
+    await publish_owed(deps)
 
 
-async def on_order_closed(event: OrderRejected | OrderCanceled | OrderExpired, deps: PortfolioDeps) -> None:
+async def on_order_ended(event: OrderRejected | OrderCanceled | OrderExpired, deps: PortfolioDeps) -> None:
     if event.client_order_id.startswith(EXIT_PREFIX):
         deps.guard.release(event.strategy_id, event.symbol)
 
 
-async def halt(cause: Message, reason: str, deps: PortfolioDeps) -> None:
-    """Record and announce that trading is halted; execution refuses new risk from now on."""
-    deps.store.save_risk_state(RiskState(deps.tracker.peak, True, reason))
-    await deps.bus.publish(TradingHalted.caused_by(
-        cause, ts_event=cause.ts_event, ts_init=deps.clock.now(), source=deps.source, reason=reason,
-        drawdown=deps.tracker.drawdown))
-    await publish_snapshot(cause, deps)
+def mark_to_market(bar: BarClosed, deps: PortfolioDeps) -> list[Message]:
+    """Mark the bar's symbol, follow the drawdown, check the risk rules; store it all and return what is owed."""
+    ledger = deps.ledger
+    ledger.mark(bar.symbol, bar.close)
+    equity = ledger.equity()
+    deps.tracker.update(equity)
+    point = CurvePoint.at(bar.ts_event, equity, in_market=ledger.in_market())
+    deps.curve.add(point)
+    owed: list[Message] = []
+    if deps.guard.watching:
+        actions = deps.guard.evaluate(ledger, deps.tracker.drawdown, symbol=bar.symbol)
+        owed += [exit_order(intent, bar, deps) for intent in actions.exits]
+        if actions.halt_reason:
+            owed += [halt_event(bar, actions.halt_reason, deps), snapshot(bar, deps, "halt")]
+    deps.store.record_bar(bar, point, deps.kill_switch(), owed)
+    return owed
+
+
+def fill_announcements(fill: OrderFilled, update: PositionUpdate, deps: PortfolioDeps) -> list[Message]:
+    """Return what an applied fill owes: its position change, then the account's snapshot after it."""
+    position = PositionChanged.caused_by(
+        fill, message_id=owed_id("position", fill.fill_id), ts_event=fill.ts_event, ts_init=deps.clock.now(),
+        source=deps.source, **position_changed_values(update))
+    return [position, snapshot(fill, deps, "fill")]
 
 
 def exit_order(intent: ExitIntent, cause: Message, deps: PortfolioDeps) -> SubmitOrder:
     """Return the reduce-only market order that closes the position ``intent`` names."""
     return SubmitOrder.caused_by(
-        cause, ts_event=cause.ts_event, ts_init=deps.clock.now(), source=deps.source,
-        client_order_id=intent.intent_id, strategy_id=intent.strategy_id, symbol=intent.symbol, side=intent.side,
-        quantity=intent.quantity, order_type=OrderType.MARKET, reduce_only=True)
+        cause, message_id=owed_id("exit", intent.intent_id), ts_event=cause.ts_event, ts_init=deps.clock.now(),
+        source=deps.source, client_order_id=intent.intent_id, strategy_id=intent.strategy_id, symbol=intent.symbol,
+        side=intent.side, quantity=intent.quantity, order_type=OrderType.MARKET, reduce_only=True)
 
 
-async def publish_snapshot(cause: Message | None, deps: PortfolioDeps) -> None:
-    """Publish the account's state now (after a change, or from the timer with no cause)."""
+def halt_event(cause: Message, reason: str, deps: PortfolioDeps) -> TradingHalted:
+    """Return the announcement that trading halted; execution refuses new risk from then on."""
+    return TradingHalted.caused_by(cause, message_id=owed_id("halt", cause.message_id), ts_event=cause.ts_event,
+                                   ts_init=deps.clock.now(), source=deps.source, reason=reason,
+                                   drawdown=deps.tracker.drawdown)
+
+
+def snapshot(cause: Message | None, deps: PortfolioDeps, kind: str = "") -> PortfolioSnapshot:
+    """Return the account's state now, caused by ``cause`` (with an id owed to it), or by nothing (the timer)."""
     fields = snapshot_values(deps.ledger, deps.tracker, trading_halted=deps.guard.halted)
     now = deps.clock.now()
     if cause is None:
-        snapshot = PortfolioSnapshot(ts_event=now, ts_init=now, source=deps.source, **fields)
-    else:
-        snapshot = PortfolioSnapshot.caused_by(cause, ts_event=cause.ts_event, ts_init=now, source=deps.source,
-                                               **fields)
-    deps.dirty = False
-    await deps.bus.publish(snapshot)
-    deps.observe(snapshot)
+        return PortfolioSnapshot(ts_event=now, ts_init=now, source=deps.source, **fields)
+    return PortfolioSnapshot.caused_by(cause, message_id=owed_id(f"snapshot:{kind}", cause.message_id),
+                                       ts_event=cause.ts_event, ts_init=now, source=deps.source, **fields)
 
 
-FILL_HANDLERS = {OrderFilled: on_fill, OrderRejected: on_order_closed, OrderCanceled: on_order_closed,
-                 OrderExpired: on_order_closed}
-MARKET_HANDLERS = {BarClosed: on_bar}
+async def publish_owed(deps: PortfolioDeps) -> None:
+    """Publish every message the outbox holds, oldest first, marking each once the broker confirmed it."""
+    if deps.owing:
+        await deps.publisher.flush()
+        deps.owing = False
+
+
+async def publish_snapshot(deps: PortfolioDeps) -> None:
+    """Publish the account's state now (the timer's: no cause, nothing owed)."""
+    current = snapshot(None, deps)
+    await deps.bus.publish(current)
+    deps.observe(current)
+
+
+ORDER_EVENT_HANDLERS = {OrderFilled: on_fill, OrderRejected: on_order_ended, OrderCanceled: on_order_ended,
+                        OrderExpired: on_order_ended}
+
+SUBSCRIPTIONS: Table = {
+    # money moves on both paths (fills, and risk exits decided on bars): an unexpected error stops the service
+    "orders": Route(ORDER_EVENT_HANDLERS, ErrorPolicy.CRASH),
+    "market": Route({BarClosed: on_bar}, ErrorPolicy.CRASH),
+}
+"""Queue purpose -> handlers, as ``topology.SUITE`` names the portfolio service's queues."""

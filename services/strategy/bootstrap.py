@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry
 
 from shared.contracts import BarHistoryProvided, OrderFilled, WorkerHeartbeatSent
@@ -9,13 +11,13 @@ from shared.messaging.bus import MessageBus, Subscription
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import QueueSpec, Topology
 from shared.runtime.clock import Clock, LiveClock
-from shared.runtime.service import ServiceApp, bind_handlers, make_amqp_bus
+from shared.runtime.service import ServiceApp, make_amqp_bus
 
 from .adapters import HistoryClient, WorkerGroup
+from .adapters.partitions import OwnedPartition
 from .adapters.worker_group import GROUP
 from .domain import StrategyEngine, StrategySpec, build_spec
-from .handlers import FILL_HANDLERS, MARKET_HANDLERS, StrategyDeps
-from .partitions import OwnedPartition
+from .handlers import MARKET_HANDLERS, SUBSCRIPTIONS, StrategyDeps
 from .settings import StrategySettings
 
 
@@ -53,14 +55,49 @@ def bootstrap(settings: StrategySettings, *, bus: MessageBus | None = None, cloc
     return dynamic_app(settings, bus, clock, registry)
 
 
+@dataclass(frozen=True)
+class SoleWorkerInbox:
+    """The inbox of the only worker of a suite: fills go to its one engine; no group, no warm-ups."""
+
+    deps: StrategyDeps
+
+    def fill(self, fill: OrderFilled) -> None:
+        self.deps.engine.on_fill(fill)
+
+    async def heartbeat(self, beat: WorkerHeartbeatSent) -> None:
+        pass  # not bound: a sole worker hears no group
+
+    async def history(self, reply: BarHistoryProvided) -> None:
+        pass  # not bound: a sole worker never warms up
+
+
+@dataclass(frozen=True)
+class GroupWorkerInbox:
+    """The inbox of a worker sharing the partitions: fills to the owner's partition, heartbeats, history replies."""
+
+    group: WorkerGroup
+    history_client: HistoryClient
+
+    def fill(self, fill: OrderFilled) -> None:
+        self.group.on_fill(fill)
+
+    async def heartbeat(self, beat: WorkerHeartbeatSent) -> None:
+        await self.group.on_heartbeat(beat)
+
+    async def history(self, reply: BarHistoryProvided) -> None:
+        await self.history_client.on_reply(reply)
+
+
 def static_app(settings: StrategySettings, bus: MessageBus, clock: Clock, registry: CollectorRegistry) -> ServiceApp:
     """Return a worker that consumes every partition with one engine: the only worker of its suite."""
     deps = StrategyDeps(build_engine(settings), bus, clock, f"strategy@{settings.instance_id}")
     topo = bus.topology
-    market = bind_handlers(MARKET_HANDLERS, deps)
-    subscriptions = [Subscription(topo.partition_queue(p), market, settings.prefetch) for p in range(topo.partitions)]
+    market, inbox = SUBSCRIPTIONS["market"], SUBSCRIPTIONS["inbox"]
+    subscriptions = [market.subscription(topo.partition_queue(p), deps, settings.prefetch)
+                     for p in range(topo.partitions)]
     subscriptions.append(Subscription(inbox_queue(topo, settings.instance_id, dynamic=False),
-                                      bind_handlers(FILL_HANDLERS, deps), settings.prefetch))
+                                      {OrderFilled: inbox.handlers[OrderFilled]}, settings.prefetch,
+                                      inbox.on_unexpected, SoleWorkerInbox(deps)))
     return ServiceApp("strategy", bus, subscriptions, registry=registry, declare_suite=True, deps=deps,
                       health_details=lambda: {"membership": "static"})
 
@@ -71,13 +108,13 @@ def dynamic_app(settings: StrategySettings, bus: MessageBus, clock: Clock, regis
     history = HistoryClient(bus, clock, worker, count=settings.warmup_bars, timeout=settings.warmup_timeout_s)
 
     def new_partition(number: int) -> OwnedPartition:
-        return OwnedPartition(number, StrategyDeps(StrategyEngine(specs), bus, clock, source), history.bars_before)
+        return OwnedPartition(number, lambda: StrategyDeps(StrategyEngine(specs), bus, clock, source),
+                              history.bars_before, MARKET_HANDLERS)
 
     group = WorkerGroup(bus, clock, worker, new_partition, interval=settings.heartbeat_interval_s,
                         timeout=settings.member_timeout_s, prefetch=settings.prefetch)
-    inbox = Subscription(inbox_queue(bus.topology, worker, dynamic=True), {
-        WorkerHeartbeatSent: group.on_heartbeat, BarHistoryProvided: history.on_reply, OrderFilled: group.on_fill},
-        settings.prefetch)
+    inbox = SUBSCRIPTIONS["inbox"].subscription(inbox_queue(bus.topology, worker, dynamic=True),
+                                                GroupWorkerInbox(group, history), settings.prefetch)
 
     async def join() -> None:
         await group.join(inbox, settle=2 * settings.heartbeat_interval_s)  # two beats: every live member heard

@@ -1,56 +1,91 @@
-"""The strategy service's handler table: market events and fills in, signals out."""
+"""The strategy service's subscription table: market events and fills in, signals out.
+
+Deciding is kept apart from publishing. A new market event runs the strategies once; the signals they ask for
+are kept as *unconfirmed* under the event's id until the broker confirmed every one of them. A repeated event
+(same stream, sequence not above the last one seen: a redelivery, a replay resumed after a restart) never runs
+the strategies again: it publishes what is still unconfirmed for it, or nothing. So a handler retried after a
+failed publish sends the very same signals (their ids derive from the event), and a crossover is never lost to
+the strategy state having moved on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from uuid import uuid5
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+from uuid import UUID, uuid5
 
-from shared.contracts import BarClosed, Message, OrderBookUpdated, OrderFilled, QuoteTicked, SignalGenerated, TradeTicked
+from shared.contracts import (
+    BarClosed,
+    BarHistoryProvided,
+    MarketEvent,
+    OrderBookUpdated,
+    OrderFilled,
+    QuoteTicked,
+    SignalGenerated,
+    StreamPositions,
+    TradeTicked,
+    WorkerHeartbeatSent,
+)
 from shared.messaging.bus import MessageBus
+from shared.messaging.subscriptions import Route, Table
 from shared.runtime.clock import Clock
 
-from .domain import SignalIntent, StrategyEngine
+from .domain import NO_INTENTS, SignalIntent, StrategyEngine
 
 
-@dataclass(frozen=True)
+@dataclass
 class StrategyDeps:
-    """What the handlers need: the engine holding every strategy's state, the bus, the clock, our name."""
+    """The engine holding the strategies' state, what it has seen, what it still owes, and the outside world."""
 
     engine: StrategyEngine
     bus: MessageBus
     clock: Clock
     source: str
+    positions: StreamPositions = field(default_factory=StreamPositions)
+    unconfirmed: dict[UUID, tuple[SignalIntent, ...]] = field(default_factory=dict)
+    """Signals decided on an event (by its id) and not yet all confirmed by the broker."""
 
 
 async def on_bar(bar: BarClosed, deps: StrategyDeps) -> None:
-    intents = deps.engine.on_bar(bar)
-    if intents:  # most bars emit nothing: skip the call
-        await publish_signals(bar, intents, deps)
+    await handle_market(bar, deps.engine.on_bar, deps)
 
 
 async def on_tick(tick: TradeTicked, deps: StrategyDeps) -> None:
-    await publish_signals(tick, deps.engine.on_tick(tick), deps)
+    await handle_market(tick, deps.engine.on_tick, deps)
 
 
 async def on_quote(quote: QuoteTicked, deps: StrategyDeps) -> None:
-    await publish_signals(quote, deps.engine.on_quote(quote), deps)
+    await handle_market(quote, deps.engine.on_quote, deps)
 
 
 async def on_book(book: OrderBookUpdated, deps: StrategyDeps) -> None:
-    await publish_signals(book, deps.engine.on_book(book), deps)
+    await handle_market(book, deps.engine.on_book, deps)
 
 
-async def on_fill(fill: OrderFilled, deps: StrategyDeps) -> None:
-    deps.engine.on_fill(fill)
+E = TypeVar("E", BarClosed, TradeTicked, QuoteTicked, OrderBookUpdated)
 
 
-async def publish_signals(cause: Message, intents: Iterable[SignalIntent], deps: StrategyDeps) -> None:
+async def handle_market(event: E, react: Callable[[E], tuple[SignalIntent, ...]], deps: StrategyDeps) -> None:
+    """Run the strategies on a new event (``react``), then publish the signals still owed for it."""
+    intents = deps.unconfirmed.get(event.message_id)
+    if intents is None:
+        if not deps.positions.is_new(event):
+            return  # a repeat of an event whose signals all went out
+        intents = react(event)
+        deps.positions.advance(event)
+        if intents is NO_INTENTS:
+            return
+        deps.unconfirmed[event.message_id] = intents
+    await publish_signals(event, intents, deps)
+    del deps.unconfirmed[event.message_id]
+
+
+async def publish_signals(cause: MarketEvent, intents: tuple[SignalIntent, ...], deps: StrategyDeps) -> None:
     """Publish one ``SignalGenerated`` per intent.
 
-    The id derives from the cause, the strategy and the intent's position, so a redelivered market event
-    produces the very same signal ids, and execution (which derives client order ids from them) places no
-    second order.
+    The id derives from the cause, the strategy and the intent's position, so the signals of an event are the same
+    however often they are sent, and execution (which derives client order ids from them) places no second order.
     """
     for index, intent in enumerate(intents):
         await deps.bus.publish(SignalGenerated.caused_by(
@@ -58,5 +93,31 @@ async def publish_signals(cause: Message, intents: Iterable[SignalIntent], deps:
             ts_init=deps.clock.now(), source=deps.source, **intent.signal_fields()))
 
 
+class Inbox(Protocol):
+    """What arrives on a worker's own queue goes to: its strategies (fills), its group, its history requests."""
+
+    def fill(self, fill: OrderFilled) -> None: ...
+    async def heartbeat(self, beat: WorkerHeartbeatSent) -> None: ...
+    async def history(self, reply: BarHistoryProvided) -> None: ...
+
+
+async def on_fill(fill: OrderFilled, inbox: Inbox) -> None:
+    inbox.fill(fill)
+
+
+async def on_heartbeat(beat: WorkerHeartbeatSent, inbox: Inbox) -> None:
+    await inbox.heartbeat(beat)
+
+
+async def on_history(reply: BarHistoryProvided, inbox: Inbox) -> None:
+    await inbox.history(reply)
+
+
 MARKET_HANDLERS = {BarClosed: on_bar, TradeTicked: on_tick, QuoteTicked: on_quote, OrderBookUpdated: on_book}
-FILL_HANDLERS = {OrderFilled: on_fill}
+
+SUBSCRIPTIONS: Table = {
+    "market": Route(MARKET_HANDLERS),
+    "inbox": Route({OrderFilled: on_fill, WorkerHeartbeatSent: on_heartbeat, BarHistoryProvided: on_history}),
+}
+"""Queue purpose -> handlers, as ``topology.SUITE`` names the strategy service's queues (the market partitions
+take ``StrategyDeps``, the inbox an ``Inbox``)."""

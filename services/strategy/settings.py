@@ -43,7 +43,7 @@ class StrategySettings(ServiceSettings):
     member_timeout_s: float = Field(
         2.0, gt=0, description="A worker not heard from for this long is gone; its partitions move to the others.")
     warmup_bars: int = Field(
-        100_000, ge=1, le=100_000, description="Most history bars asked for to rebuild a symbol's state.")
+        5_000, ge=1, le=100_000, description="Most history bars asked for to rebuild a symbol's state.")
     warmup_timeout_s: float = Field(
         10.0, gt=0, description="How long a warm-up waits for its history reply before the event is retried.")
 

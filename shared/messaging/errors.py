@@ -4,9 +4,14 @@
 raised                 outcome
 =====================  =========================================================================
 ``InvalidMessage``     dead-lettered at once with ``x-error`` headers; never retried
-``TransientError``     nacked and redelivered, up to the queue's delivery limit, then dead-lettered
+``TransientError``     retried in place with backoff, up to the queue's delivery limit, then
+                       dead-lettered with the last error
+``PublishFailed``      a publish the handler made was not confirmed (timeout, nack, lost connection): the
+                       message is not at fault, so it is retried with backoff for as long as it takes
+                       and never counts towards the limit (``Unroutable`` does: nothing will change it)
 ``FatalError``         the process stops with a non-zero exit; the message stays unacked and is
-                       redelivered to the restarted service
+                       redelivered to the restarted service, and after the delivery limit it is
+                       dead-lettered with the reason
 anything else          by the subscription's ``on_unexpected`` policy: ``CRASH`` on the order path
                        (money moves there: stop loudly), ``RETRY`` elsewhere (treated as transient)
 =====================  =========================================================================
@@ -29,8 +34,12 @@ class FatalError(Exception):
     """Raise to stop the service: its state may be wrong and only a restart (crash-only recovery) is safe."""
 
 
-class PublishFailed(Exception):
-    """Raised by ``publish`` when the broker returned (unroutable), nacked, or did not confirm in time."""
+class PublishFailed(TransientError):
+    """Raised by ``publish`` when the broker nacked, did not confirm in time, or the connection was lost."""
+
+
+class Unroutable(PublishFailed):
+    """Raised by ``publish`` when no queue is bound for the message (the broker returned it)."""
 
 
 class ErrorPolicy(Enum):
@@ -60,6 +69,11 @@ def outcome_of(error: BaseException | None, policy: ErrorPolicy) -> Outcome:
     if isinstance(error, FatalError):
         return Outcome.CRASH
     return Outcome.CRASH if policy is ErrorPolicy.CRASH else Outcome.RETRY
+
+
+def counts_as_attempt(error: BaseException) -> bool:
+    """Return whether a failure counts towards the delivery limit: not when only a publish was unconfirmed."""
+    return not isinstance(error, PublishFailed) or isinstance(error, Unroutable)
 
 
 def describe(error: BaseException) -> str:

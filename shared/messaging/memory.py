@@ -1,8 +1,9 @@
 """An in-memory bus with the AMQP bus's interface and routing: the backtest engine and the embedded default.
 
 Dispatch is deterministic FIFO: one global queue of deliveries, handled one at a time in publish order, so a
-backtest gives the same output every run. The fast path passes message objects as they are (no serialisation);
-``strict=True`` round-trips every message through JSON so tests catch contract drift.
+backtest gives the same output every run. Message objects pass as they are (no serialisation); ``strict=True``
+round-trips every message through JSON so tests catch contract drift. Every delivery goes through the same
+``Dispatcher.handle`` as on the AMQP bus.
 
 A delivery waiting in the ready queue is a ``(queue, message, origin)`` triple. A first delivery of a published
 message has its cached route ``(exchange, routing_key, queues)`` as origin and costs no allocation beyond the
@@ -20,11 +21,11 @@ from functools import lru_cache
 from typing import Any
 
 from shared.contracts import Message, encode
-from shared.runtime.metrics import NullMetrics
 
-from .bus import Consumer, Dispatcher, MessageBus, Subscription, Verdict, dead_letter_headers
-from .bus import current_correlation_id as correlation
-from .errors import InvalidMessage, Outcome, PublishFailed
+from .bus import Consumer, MessageBus, Subscription
+from .dispatch import ACK, Dispatcher, Verdict, dead_letter_headers
+from .errors import InvalidMessage, Outcome, Unroutable
+from .metrics import BusMetrics, NullMetrics
 from .topology import PARTITION_HEADER, QueueSpec, Topology
 
 
@@ -106,11 +107,12 @@ class _MemoryConsumer(Consumer):
 class InMemoryBus(MessageBus):
     """A single-process bus: same interface and topic routing as RabbitMQ, deterministic FIFO dispatch."""
 
-    def __init__(self, topology: Topology | None = None, *, strict: bool = False, metrics: Any = None) -> None:
+    def __init__(self, topology: Topology | None = None, *, strict: bool = False,
+                 metrics: BusMetrics | None = None) -> None:
         super().__init__()
         self.topology = topology or Topology()
         self.strict = strict
-        self.metrics = metrics or NullMetrics()
+        self.metrics: BusMetrics = metrics or NullMetrics()
         self.dead_letters: dict[str, list[Delivery]] = {}
         self._queues: dict[str, _Queue] = {}
         self._exchange_bindings: list[tuple[str, str, str]] = [
@@ -163,7 +165,7 @@ class InMemoryBus(MessageBus):
         queues = route[2]
         if not queues:
             self.metrics.publish_failures(message.type, "unroutable").inc()
-            raise PublishFailed(f"unroutable: no queue bound for {route[1]!r} on {route[0]!r}")
+            raise Unroutable(f"unroutable: no queue bound for {route[1]!r} on {route[0]!r}")
         if self.strict:
             message = type(message).model_validate_json(encode(message))
         append = self._ready.append
@@ -184,7 +186,7 @@ class InMemoryBus(MessageBus):
         headers = dict(headers or {})
         queues = self._route(exchange, routing_key, headers.get(PARTITION_HEADER))
         if not queues:
-            raise PublishFailed(f"unroutable: no queue bound for {routing_key!r} on {exchange!r}")
+            raise Unroutable(f"unroutable: no queue bound for {routing_key!r} on {exchange!r}")
         for queue in queues:
             delivery = Delivery(None, exchange, routing_key, type_name, body, dict(headers))
             self._ready.append((queue, None, delivery))
@@ -274,23 +276,12 @@ class InMemoryBus(MessageBus):
                 queue.parked.append(_record(message, origin))
                 continue
             self._current = queue
-            dispatcher = consumer.dispatcher
             delivery = origin if origin.__class__ is Delivery else None
-            call = None if delivery is not None else dispatcher.plain_calls.get(message.__class__)  # type: ignore
-            verdict = None
             try:
-                if call is not None:  # the fast path: a first delivery to a handler that nothing measures
-                    token = correlation.set(message.correlation_id)  # type: ignore[union-attr]
-                    try:
-                        await call[0](message, *call[1])
-                    except Exception as error:  # noqa: BLE001 - the verdict decides; nothing is swallowed
-                        verdict = dispatcher.failed(message.type, error, 1)  # type: ignore[union-attr]
-                    finally:
-                        correlation.reset(token)
-                elif delivery is None:
-                    verdict = await dispatcher.handle(message, 1)  # type: ignore[arg-type]
+                if delivery is None:  # a first delivery of a published message: no record to keep
+                    verdict = await consumer.dispatcher.handle(message, 1)  # type: ignore[arg-type]
                 else:
-                    verdict = await self._deliver(dispatcher, delivery)
+                    verdict = await self._deliver(consumer.dispatcher, delivery)
             except asyncio.CancelledError:
                 self._requeue(queue, delivery or _record(message, origin, attempts=1))
                 raise
@@ -298,7 +289,7 @@ class InMemoryBus(MessageBus):
                 self._current = None
                 if self._settled_waiters:
                     self._wake_settled_waiters()
-            if verdict is not None and verdict.outcome is not Outcome.ACK:
+            if verdict is not ACK:
                 self._settle(queue, delivery or _record(message, origin, attempts=1), verdict)
 
     async def _deliver(self, dispatcher: Dispatcher, delivery: Delivery) -> Verdict:
@@ -321,10 +312,13 @@ class InMemoryBus(MessageBus):
                                                    delivery.attempts, delivery.headers)
             self.dead_letters[queue.spec.name].append(delivery)
             self.metrics.dead_lettered(verdict.type_name, verdict.reason_label).inc()
+            if verdict.stop:
+                queue.consumer = None
+                self.crash(verdict.error or RuntimeError(verdict.reason))
         elif verdict.outcome is Outcome.CRASH:
             self._requeue(queue, delivery)
             queue.consumer = None
-            self._crash(verdict.error or RuntimeError(verdict.reason))
+            self.crash(verdict.error or RuntimeError(verdict.reason))
 
     def _requeue(self, queue: _Queue, delivery: Delivery) -> None:
         self._ready.appendleft((queue, delivery.message, delivery))

@@ -14,8 +14,11 @@ Exchanges (all durable)::
 A symbol's dots are escaped (``BRK.B`` -> ``BRK%2EB``) so every routing key has exactly three words and
 consumers bind by type (``market.bar.*``) or by symbol (``market.*.ORCL``). Messages without a symbol use ``~``.
 
-Queues are durable **quorum** queues, each with a dead-letter queue ``<queue>.dlq`` and a delivery limit, so a
-message that keeps failing ends up in the DLQ instead of looping. Delivery modes:
+Queues are durable **quorum** queues, each with a dead-letter queue ``<queue>.dlq``. The services count the
+attempts at a failing message themselves and dead-letter it with the reason (``x-error``) after
+``delivery_limit`` of them; the broker's own ``x-delivery-limit`` is only a backstop set far above that
+(``REDELIVERY_BACKSTOP``), because the broker also counts innocent returns (a consumer killed with messages
+prefetched, a broker restart) and, from RabbitMQ 4.3 on, counts differently. Delivery modes:
 
 - *shared work queue* ``{ns}.<service>.<purpose>``: one per consuming service, every replica of the service
   competes on it (portfolio, execution: one replica each, ordered).
@@ -24,14 +27,15 @@ message that keeps failing ends up in the DLQ instead of looping. Delivery modes
   symbol's events stay in order on one queue and strategy workers can own disjoint sets of partitions.
 - *one per instance* ``{ns}.<service>.<purpose>.<instance>``: exclusive, auto-deleted (tools such as ``tail``,
   and each strategy worker's inbox: its group's heartbeats, the history replies addressed to it, and fills).
-  ``PER_INSTANCE_TYPES`` only ever go to such queues; a reply whose requester is gone is unroutable.
+  Their dead letters go to one durable queue per purpose, ``{ns}.<service>.<purpose>.dlq``, which outlives the
+  instances. ``PER_INSTANCE_TYPES`` only ever go to such queues; a reply whose requester is gone is unroutable.
 - *journal* ``{ns}.journal``: the events no service consumes (order acknowledgements, position changes), capped
   at ``JOURNAL_LENGTH`` with the oldest dropped: every event is routable, so ``mandatory`` publishing can treat
   an unroutable publish as the error it is, and the last events stay inspectable.
 
-``SUITE`` below says which service consumes which message types from which queue. Every service declares the
-whole suite's queues at start-up, so a message is never published before its consumer's queue exists, whatever
-order the services start in.
+``SUITE`` below says which service consumes which message types from which queue, and in which mode. Every
+service declares the whole suite's queues at start-up, so a message is never published before its consumer's
+queue exists, whatever order the services start in.
 """
 
 from __future__ import annotations
@@ -65,6 +69,10 @@ from shared.contracts import (
 
 DEFAULT_NAMESPACE = "tradebus"
 DEFAULT_DELIVERY_LIMIT = 5
+REDELIVERY_BACKSTOP = 100
+"""The broker's ``x-delivery-limit``: it dead-letters a message only after this many returns, for the one case the
+services cannot count, a message that kills its consumer outright (no exception to catch) where no attempt log
+survives the crash."""
 MARKET_PARTITIONS = 16
 PARTITION_HEADER = "tradebus-partition"  # headers exchanges ignore x- keys in bindings
 NO_SYMBOL = "~"
@@ -95,23 +103,45 @@ ROUTES: dict[type[Message], tuple[str, str]] = {
 }
 """Message type -> (family, kind): the family picks the exchange, the kind the routing key's second word."""
 
-SUITE: dict[tuple[str, str], tuple[type[Message], ...]] = {
-    ("data", "requests"): (RequestBarHistory,),
-    ("execution", "market"): (BarClosed, TradeTicked, QuoteTicked),
-    ("execution", "signals"): (SignalGenerated,),
-    ("execution", "commands"): (SubmitOrder, CancelOrder),
-    ("execution", "portfolio"): (PortfolioSnapshot, TradingHalted, TradingResumed),
-    ("portfolio", "fills"): (OrderFilled, OrderRejected, OrderCanceled, OrderExpired),
-    ("portfolio", "market"): (BarClosed,),
-}
-"""(service, purpose) -> the message types its shared work queue receives; strategy market partitions aside."""
-
 PARTITIONED_TYPES = tuple(t for t, (family, _) in ROUTES.items() if family == "market")
 """What the strategy market partitions receive: every market event (bars, trades, quotes, books)."""
 
 PER_INSTANCE_TYPES = (WorkerHeartbeatSent, BarHistoryProvided)
 """What only per-instance queues receive: heartbeats (every worker of the group) and history replies (the
 requester). They stay out of the journal, so a reply nobody waits for any more is unroutable, not journaled."""
+
+QueueMode = Literal["shared", "partitioned", "per_instance"]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumes:
+    """What one of a service's queues receives, and how the queue is shared (see the module docstring)."""
+
+    types: tuple[type[Message], ...]
+    mode: QueueMode = "shared"
+
+
+SUITE: dict[tuple[str, str], Consumes] = {
+    ("data", "requests"): Consumes((RequestBarHistory,)),
+    ("strategy", "market"): Consumes(PARTITIONED_TYPES, "partitioned"),
+    ("strategy", "inbox"): Consumes((OrderFilled, *PER_INSTANCE_TYPES), "per_instance"),
+    ("execution", "market"): Consumes((BarClosed, TradeTicked, QuoteTicked)),
+    ("execution", "signals"): Consumes((SignalGenerated,)),
+    ("execution", "commands"): Consumes((SubmitOrder, CancelOrder)),
+    ("execution", "portfolio"): Consumes((PortfolioSnapshot, TradingHalted, TradingResumed)),
+    ("portfolio", "orders"): Consumes((OrderFilled, OrderRejected, OrderCanceled, OrderExpired)),
+    ("portfolio", "market"): Consumes((BarClosed,)),
+}
+"""(service, purpose) -> what the queue receives: every consuming queue of the suite, by the names the services'
+subscription tables use."""
+
+PUBLISHERS: dict[str, tuple[type[Message], ...]] = {
+    "data": (BarClosed, TradeTicked, QuoteTicked, OrderBookUpdated, BarHistoryProvided),
+    "strategy": (SignalGenerated, RequestBarHistory, WorkerHeartbeatSent),
+    "execution": (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, OrderFilled),
+    "portfolio": (PositionChanged, PortfolioSnapshot, TradingHalted, TradingResumed, SubmitOrder),
+}
+"""service -> the message types it publishes (``CancelOrder`` is an operator's command: the tools publish it)."""
 
 ROUTES_BY_NAME: dict[str, tuple[str, str]] = {cls.model_fields["type"].default: route for cls, route in ROUTES.items()}
 
@@ -137,7 +167,12 @@ class Binding:
 
 @dataclass(frozen=True, slots=True)
 class QueueSpec:
-    """A queue, its bindings and its delivery mode; ``arguments()`` gives the exact declare arguments."""
+    """A queue, its bindings and its delivery mode; ``arguments()`` gives the exact declare arguments.
+
+    ``delivery_limit`` is how many attempts the consuming service makes at a failing message before it
+    dead-letters it; ``dead_letter_key`` routes its dead letters on the DLX (the queue's own name, or for a
+    per-instance queue the name its purpose shares with every instance, so their dead letters outlive them).
+    """
 
     name: str
     bindings: tuple[Binding, ...]
@@ -145,11 +180,16 @@ class QueueSpec:
     mode: Literal["shared", "single_active", "per_instance", "journal"] = "shared"
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT
     max_length: int | None = None
+    dead_letter_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.dead_letter_key:
+            object.__setattr__(self, "dead_letter_key", self.name)
 
     @property
-    def dlq(self) -> str:
-        """Return the name of this queue's dead-letter queue."""
-        return dead_letter_queue_name(self.name)
+    def dlq(self) -> str | None:
+        """Return the name of this queue's dead-letter queue (``None`` for the journal, which has none)."""
+        return None if self.mode == "journal" else dead_letter_queue_name(self.dead_letter_key)
 
     @property
     def durable(self) -> bool:
@@ -157,19 +197,19 @@ class QueueSpec:
 
     def arguments(self) -> dict[str, Any]:
         """Return the ``x-`` arguments to declare this queue with (valid on RabbitMQ 3.10 through 4.x)."""
-        args: dict[str, Any] = {
-            "x-dead-letter-exchange": self.dead_letter_exchange,
-            "x-dead-letter-routing-key": self.name,
-        }
-        if self.mode == "per_instance":
-            return args  # classic, exclusive: quorum queues cannot be exclusive
         if self.mode == "journal":
             # a capped record, not work: the oldest entries drop off, nothing is dead-lettered or redelivered
             return {"x-queue-type": "quorum", "x-max-length": self.max_length or JOURNAL_LENGTH,
                     "x-overflow": "drop-head"}
+        args: dict[str, Any] = {
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-routing-key": self.dead_letter_key,
+        }
+        if self.mode == "per_instance":
+            return args  # classic, exclusive: quorum queues cannot be exclusive
         args |= {
             "x-queue-type": "quorum",
-            "x-delivery-limit": self.delivery_limit,
+            "x-delivery-limit": REDELIVERY_BACKSTOP,
             # at-least-once dead-lettering keeps a dead letter until the DLQ has confirmed it
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
@@ -177,6 +217,14 @@ class QueueSpec:
         if self.mode == "single_active":
             args["x-single-active-consumer"] = True
         return args
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterQueue:
+    """A dead-letter queue and the DLX routing key it is bound with (the name its dead letters are routed by)."""
+
+    name: str
+    key: str
 
 
 def dead_letter_queue_name(queue: str) -> str:
@@ -207,6 +255,7 @@ class Topology:
     @property
     def partitioned_market_exchange(self) -> str:
         return f"{self.namespace}.market.partitioned"
+
     @property
     def dead_letter_exchange(self) -> str:
         return f"{self.namespace}.dlx"
@@ -244,7 +293,7 @@ class Topology:
     # -- queues ------------------------------------------------------------------------------------------------
     def service_queue(self, service: str, purpose: str, bindings: tuple[Binding, ...]) -> QueueSpec:
         """Return the shared work queue ``{ns}.<service>.<purpose>``."""
-        return QueueSpec(f"{self.namespace}.{service}.{purpose}", bindings, self.dead_letter_exchange,
+        return QueueSpec(self.purpose_name(service, purpose), bindings, self.dead_letter_exchange,
                          delivery_limit=self.delivery_limit)
 
     def partition_queue(self, partition: int) -> QueueSpec:
@@ -254,22 +303,43 @@ class Topology:
                          mode="single_active", delivery_limit=self.delivery_limit)
 
     def queue(self, service: str, purpose: str) -> QueueSpec:
-        """Return the suite's queue where ``service`` consumes for ``purpose`` (see ``SUITE``)."""
-        return self.service_queue(service, purpose, self.bind(*SUITE[service, purpose]))
+        """Return the suite's shared work queue where ``service`` consumes for ``purpose`` (see ``SUITE``)."""
+        consumes = SUITE[service, purpose]
+        if consumes.mode != "shared":
+            raise ValueError(f"{service}/{purpose} is a {consumes.mode} queue, not a shared one")
+        return self.service_queue(service, purpose, self.bind(*consumes.types))
 
     def journal_queue(self) -> QueueSpec:
         """Return the capped journal of the events no queue of the suite consumes."""
-        consumed = {t for types in SUITE.values() for t in types} | {*PARTITIONED_TYPES, *PER_INSTANCE_TYPES}
+        consumed = {t for consumes in SUITE.values() for t in consumes.types}
         unconsumed = [t for t in ROUTES if t not in consumed]
         return QueueSpec(f"{self.namespace}.journal", self.bind(*unconsumed), self.dead_letter_exchange,
                          mode="journal", max_length=JOURNAL_LENGTH)
 
     def suite_queues(self) -> tuple[QueueSpec, ...]:
-        """Return every queue of the suite: the work queues, the market partitions and the journal."""
-        return (*(self.queue(*key) for key in SUITE), *(self.partition_queue(p) for p in range(self.partitions)),
-                self.journal_queue())
+        """Return every durable queue of the suite: the work queues, the market partitions and the journal."""
+        shared = (self.queue(*key) for key, consumes in SUITE.items() if consumes.mode == "shared")
+        return (*shared, *(self.partition_queue(p) for p in range(self.partitions)), self.journal_queue())
+
+    def dead_letter_queues(self) -> tuple[DeadLetterQueue, ...]:
+        """Return every dead-letter queue of the suite, the one per-instance queues of a purpose share included."""
+        keys = [spec.dead_letter_key for spec in self.suite_queues() if spec.dlq is not None]
+        keys += [self.purpose_name(service, purpose)
+                 for (service, purpose), consumes in SUITE.items() if consumes.mode == "per_instance"]
+        return tuple(DeadLetterQueue(dead_letter_queue_name(key), key) for key in keys)
+
+    def durable_queue_names(self) -> tuple[str, ...]:
+        """Return the name of every durable queue of the suite: work queues, partitions, journal, dead letters."""
+        return (*(spec.name for spec in self.suite_queues()), *(dlq.name for dlq in self.dead_letter_queues()))
+
+    def purpose_name(self, service: str, purpose: str) -> str:
+        """Return ``{ns}.<service>.<purpose>``: a shared queue's name, the stem of per-instance queues' names."""
+        return f"{self.namespace}.{service}.{purpose}"
 
     def instance_queue(self, service: str, purpose: str, instance: str, bindings: tuple[Binding, ...]) -> QueueSpec:
-        """Return an exclusive, auto-deleted queue for one process (tools, live views)."""
-        return QueueSpec(f"{self.namespace}.{service}.{purpose}.{instance}", bindings, self.dead_letter_exchange,
-                         mode="per_instance")
+        """Return an exclusive, auto-deleted queue for one process; its dead letters go to its purpose's DLQ."""
+        if instance == "dlq":
+            raise ValueError("an instance cannot be named 'dlq': its queue would be its purpose's dead-letter queue")
+        stem = self.purpose_name(service, purpose)
+        return QueueSpec(f"{stem}.{instance}", bindings, self.dead_letter_exchange, mode="per_instance",
+                         delivery_limit=self.delivery_limit, dead_letter_key=stem)

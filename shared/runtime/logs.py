@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-from shared.messaging.bus import current_correlation_id
+from shared.messaging.context import current_correlation_id
 
 
 class JsonFormatter(logging.Formatter):

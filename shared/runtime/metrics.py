@@ -31,8 +31,8 @@ class _Cached:
         return child
 
 
-class BusMetrics:
-    """Counters and histograms of the messaging layer, labelled with the service name."""
+class PrometheusBusMetrics:
+    """The messaging layer's ``BusMetrics`` as Prometheus counters and histograms, labelled with the service name."""
 
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         self.registry = registry
@@ -61,28 +61,3 @@ class BusMetrics:
         self.broker_connected = Gauge(
             "tradebus_broker_connected", "1 while the service's broker connection is open.",
             ["service"], registry=registry).labels(service)
-
-
-class _NullMetric:
-    def labels(self, *_: str) -> "_NullMetric":
-        return self
-
-    def inc(self, *_: float) -> None: ...
-    def dec(self, *_: float) -> None: ...
-    def set(self, *_: float) -> None: ...
-    def observe(self, *_: float) -> None: ...
-
-
-_NULL = _NullMetric()
-
-
-class NullMetrics:
-    """Metrics that record nothing: the backtester's fast path (the dispatcher skips timing for these)."""
-
-    service = "backtest"
-    confirm_latency = in_flight = broker_connected = _NULL
-
-    def consumed(self, *_: str) -> _NullMetric:
-        return _NULL
-
-    published = publish_failures = dead_lettered = handler_duration = consumed

@@ -3,36 +3,46 @@
 A service's composition root returns a ``ServiceApp``; ``run_service`` runs it as a process. Start-up and crash
 recovery are one path: ``on_start`` hooks (reload state, reconcile) run before any consumer starts.
 
+A service that stops for a fatal error exits, always: it logs why, gives its connection a moment to close, and
+then leaves the process with ``os._exit`` whatever is still running (a robust connection reconnecting, a task
+that ignores cancellation), so a supervisor sees the exit and restarts it. It never lingers half-dead with its
+health port closed while its queues stall.
+
 Exit codes: 0 after a graceful stop, 70 when a handler or a background task failed in a way that makes going
-on unsafe (the unacked message is redelivered to the restarted service).
+on unsafe (the unacked message is redelivered to the restarted service), 69 when no broker answered at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from shared.messaging.amqp import AmqpBus
-from shared.contracts import Message
-from shared.messaging.bus import Consumer, Handler, MessageBus, Subscription
+from shared.messaging.amqp import AmqpBus, BrokerUnreachable
+from shared.messaging.attempts import AttemptLog
+from shared.messaging.bus import Consumer, MessageBus, Subscription
 from shared.messaging.topology import Topology
 
 from .http import ObservabilityServer
 from .logs import configure_logging
-from .metrics import BusMetrics
+from .metrics import PrometheusBusMetrics
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
+EXIT_UNAVAILABLE = 69
 EXIT_FATAL = 70
+STOP_GRACE_S = 5.0
+"""How long a service stopping for a fatal error waits for its connection to close before it exits anyway."""
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -77,13 +87,19 @@ class ServiceRunner:
             self.consumers.append(await self.app.bus.subscribe(subscription))
         for job in self.app.tasks:
             task = asyncio.create_task(job(), name=f"{self.app.name}:{getattr(job, '__name__', 'task')}")
-            task.add_done_callback(self._task_done)
+            task.add_done_callback(partial(self._task_done, may_finish=getattr(job, "finite", False)))
             self._tasks.append(task)
         self.ready = True
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None and not self.failed.done():
-            self.failed.set_exception(task.exception())  # type: ignore[arg-type]
+    def _task_done(self, task: asyncio.Task[None], *, may_finish: bool) -> None:
+        if task.cancelled() or self.failed.done():
+            return
+        error = task.exception()
+        if error is not None:
+            self.failed.set_exception(error)
+        elif not may_finish:
+            # a background task that returns is one whose work stopped: say so instead of going on without it
+            self.failed.set_exception(RuntimeError(f"background task {task.get_name()} ended"))
 
     async def stop(self) -> None:
         """Stop consuming (finishing messages in hand), cancel background tasks, run stop hooks, disconnect."""
@@ -105,25 +121,31 @@ class ServiceRunner:
         return next(iter(done)).exception() or RuntimeError("service failed")
 
 
-def bind_handlers(table: Mapping[type[Message], Callable[..., Awaitable[None]]], deps: Any,
-                  only: Iterable[type[Message]] | None = None) -> dict[type[Message], Handler]:
-    """Return ``table``'s handlers with their dependencies bound (``handler(message, deps)``), optionally a subset."""
-    wanted = table.keys() if only is None else only
-    return {message_type: partial(table[message_type], deps=deps) for message_type in wanted}
+def finite(job: Hook) -> Hook:
+    """Mark a background task that is allowed to finish (a replay that ends); others must run until cancelled."""
+
+    async def run() -> None:
+        await job()
+
+    run.__name__ = getattr(job, "__name__", "task")
+    run.finite = True  # type: ignore[attr-defined]
+    return run
 
 
 def make_amqp_bus(settings: ServiceSettings, registry: CollectorRegistry) -> AmqpBus:
-    """Build the RabbitMQ bus a service uses, from its settings, with its metrics."""
+    """Build the RabbitMQ bus a service uses, from its settings, with its metrics and attempt log."""
+    attempts = AttemptLog(settings.state_dir / "attempts.json" if settings.state_dir is not None else None)
     return AmqpBus(settings.amqp_url.get_secret_value(),
                    topology=Topology(settings.namespace, delivery_limit=settings.delivery_limit),
                    service=settings.service_name, instance=settings.instance_id,
-                   metrics=BusMetrics(registry, settings.service_name),
+                   metrics=PrometheusBusMetrics(registry, settings.service_name),
                    confirm_timeout=settings.confirm_timeout_s, heartbeat=settings.heartbeat_s,
-                   declare_topology=settings.declare_topology)
+                   declare_topology=settings.declare_topology, connect_wait=settings.broker_wait_s,
+                   attempts=attempts)
 
 
 async def run_service(build: Callable[[ServiceSettings], ServiceApp], settings: ServiceSettings) -> int:
-    """Run the service ``build`` wires until SIGTERM/SIGINT (exit 0) or a fatal failure (exit 70)."""
+    """Run the service ``build`` wires until SIGTERM/SIGINT (exit 0) or a fatal failure (the process exits 70)."""
     configure_logging(settings.service_name, settings.instance_id, settings.log_level, settings.log_json)
     log.info("starting %s with %s", settings.service_name, settings.public_dict())
     app = build(settings)
@@ -143,23 +165,42 @@ async def run_service(build: Callable[[ServiceSettings], ServiceApp], settings: 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    code = EXIT_OK
     try:
         await runner.start()
-        log.info("%s running", app.name)
-        stopped = asyncio.create_task(stop.wait())
-        failure = asyncio.create_task(runner.wait_failure())
-        await asyncio.wait({stopped, failure}, return_when=asyncio.FIRST_COMPLETED)
-        if failure.done():
-            log.critical("%s stopping after a fatal error: %r", app.name, failure.result())
-            code = EXIT_FATAL
-        else:
-            log.info("%s stopping: signal received", app.name)
-            failure.cancel()
-        stopped.cancel()
-    finally:
-        if code == EXIT_OK:
-            await runner.stop()
-        await server.close()
-    log.info("%s stopped (exit %d)", app.name, code)
-    return code
+    except BrokerUnreachable as error:
+        log.critical("%s cannot start: %s", app.name, error)
+        exit_now(EXIT_UNAVAILABLE)
+    log.info("%s running", app.name)
+    stopped = asyncio.create_task(stop.wait())
+    failure = asyncio.create_task(runner.wait_failure())
+    await asyncio.wait({stopped, failure}, return_when=asyncio.FIRST_COMPLETED)
+    if failure.done():
+        log.critical("%s stopping after a fatal error: %r", app.name, failure.result())
+        runner.ready = False
+        await _close_quickly(app.bus)
+        log.critical("%s stopped (exit %d)", app.name, EXIT_FATAL)
+        exit_now(EXIT_FATAL)
+    log.info("%s stopping: signal received", app.name)
+    failure.cancel()
+    stopped.cancel()
+    await runner.stop()
+    await server.close()
+    log.info("%s stopped (exit %d)", app.name, EXIT_OK)
+    return EXIT_OK
+
+
+async def _close_quickly(bus: MessageBus) -> None:
+    """Drop the broker connection without finishing anything (unacked messages return), within a grace period."""
+    abort = getattr(bus, "abort", None) or bus.close
+    try:
+        await asyncio.wait_for(abort(), STOP_GRACE_S)
+    except Exception as error:  # noqa: BLE001 - the process exits next, whatever happened here
+        log.warning("could not close the broker connection cleanly: %r", error)
+
+
+def exit_now(code: int) -> None:
+    """Leave the process with ``code`` at once, after flushing the logs (nothing else may keep it alive)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

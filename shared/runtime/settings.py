@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Any, Self
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.messaging.urls import redact_url
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
 
@@ -39,7 +42,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(True, description="Structured JSON logs (one object per line); false for plain text.")
     prefetch: int = Field(64, ge=1, description="Unacknowledged deliveries per consumer.")
-    delivery_limit: int = Field(5, ge=1, description="Deliveries of a failing message before it is dead-lettered.")
+    delivery_limit: int = Field(5, ge=1, description="Attempts at a failing message before it is dead-lettered.")
+    state_dir: Path | None = Field(None, description="Where the service keeps what must survive a restart.")
+    broker_wait_s: float = Field(300.0, ge=0, description="How long start-up waits for a broker that does not "
+                                 "answer yet before the service gives up (exit 69).")
     confirm_timeout_s: float = Field(10.0, gt=0, description="How long a publish waits for the broker's confirm.")
     heartbeat_s: int = Field(30, ge=0, description="AMQP heartbeat interval.")
     declare_topology: bool = Field(True, description="Declare exchanges and the suite's queues at start-up; false "
@@ -58,13 +64,3 @@ class ServiceSettings(BaseSettings):
         data = self.model_dump()
         data["amqp_url"] = redact_url(self.amqp_url.get_secret_value())
         return data
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"

@@ -22,6 +22,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from shared.contracts import BarClosed, Message, TradeTicked, encode
 from shared.messaging.amqp import AmqpBus
+from shared.messaging.attempts import AttemptLog
 from shared.messaging.bus import MessageBus
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Binding, QueueSpec, Topology
@@ -176,6 +177,7 @@ class AmqpHarness(BusHarness):
         self.url = url
         self._delete_namespace = delete_namespace
         self._buses: list[AmqpBus] = []
+        self._attempts = AttemptLog()  # one service restarted: every bus of the test keeps the same record
         self._reader: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
 
@@ -186,7 +188,7 @@ class AmqpHarness(BusHarness):
 
     async def another_bus(self) -> MessageBus:
         bus = AmqpBus(self.url, topology=self.topology, service="contract", instance=str(len(self._buses)),
-                      confirm_timeout=5.0)
+                      confirm_timeout=5.0, attempts=self._attempts)
         self._buses.append(bus)
         await bus.start()
         return bus

@@ -11,7 +11,8 @@ import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker, ProbableAccessDeniedError
 
-from deploy.broker_access import INBOXES, PUBLISHES, SERVICES, consumed_queues, inbox_prefix
+from deploy.broker_access import INBOXES, SERVICES, consumed_queues, inbox_prefix
+from shared.messaging.topology import PUBLISHERS
 from shared.contracts import CancelOrder, OrderFilled, RequestBarHistory, SubmitOrder
 from shared.messaging.topology import (
     MARKET_PARTITIONS,
@@ -100,7 +101,7 @@ def test_a_service_looks_up_every_exchange_and_its_queues_without_any_configure_
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_publishes_every_event_it_owns_and_the_broker_routes_it(broker, connections, service):
     # per-instance types reach inboxes only, so they are unroutable while no worker listens: tested with an inbox
-    for message_type in (t for t in PUBLISHES[service] if t not in PER_INSTANCE_TYPES):
+    for message_type in (t for t in PUBLISHERS[service] if t not in PER_INSTANCE_TYPES):
         assert refusal(connections[service], publish(broker, message_type)) is None, message_type
 
 
@@ -139,9 +140,9 @@ def test_history_replies_and_heartbeats_reach_an_inbox(broker, connections):
     for binding in spec.bindings:
         channel.queue_bind(spec.name, binding.exchange, binding.pattern)
     try:
-        by_type = {t.__name__: t for service in SERVICES for t in PUBLISHES[service]}
+        by_type = {t.__name__: t for service in SERVICES for t in PUBLISHERS[service]}
         assert refusal(connections["data"], publish(broker, by_type["BarHistoryProvided"], "worker-2")) is None
-        assert refusal(connections["strategy"], publish(broker, by_type["WorkerHeartbeat"], "group-a")) is None
+        assert refusal(connections["strategy"], publish(broker, by_type["WorkerHeartbeatSent"], "group-a")) is None
         assert channel.queue_declare(spec.name, passive=True).method.message_count == 2
     finally:
         channel.close()
@@ -173,7 +174,7 @@ def test_portfolio_may_submit_its_own_orders_but_not_cancel_orders_or_request_hi
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_may_publish_nothing_it_does_not_own(broker, connections, service):
-    passed = [t.__name__ for t in ROUTES if t not in PUBLISHES[service]
+    passed = [t.__name__ for t in ROUTES if t not in PUBLISHERS[service]
               if refusal(connections[service], publish(broker, t)) is None]
 
     assert passed == []
@@ -183,7 +184,7 @@ def test_a_service_may_publish_nothing_it_does_not_own(broker, connections, serv
 def test_a_service_may_read_no_other_queue_and_no_dead_letter_queue(broker, connections, service):
     topology = broker.topology
     own = {spec.name for spec in consumed_queues(topology, service)}
-    others = [name for spec in topology.suite_queues() for name in (spec.name, spec.dlq) if name not in own]
+    others = [name for name in topology.durable_queue_names() if name not in own]
 
     passed = [queue for queue in others if refusal(connections[service], read(queue)) is None]
 
@@ -229,7 +230,7 @@ def test_the_monitor_user_cannot_even_open_the_vhost(broker):
 def test_the_admin_may_do_what_operators_do(broker):
     connection = broker.connect("admin")
     try:
-        dlq = broker.topology.queue("portfolio", "fills").dlq
+        dlq = broker.topology.queue("portfolio", "orders").dlq
         assert refusal(connection, read(dlq)) is None
         assert refusal(connection, publish(broker, CancelOrder)) is None
     finally:

@@ -108,7 +108,7 @@ def test_every_setting_the_deployment_sets_exists_in_the_services_settings(confi
 
     unknown = []
     for service in SERVICES:
-        known = {variable(service, name) for name in SETTINGS[service].model_fields}
+        known = {variable(service, name) for name in SETTINGS[service].model_fields} | set(passed_through(service))
         for key in environment(config["services"][service]):
             if key != "AMQP_URL" and key not in known:
                 unknown.append(f"compose {service}: {key}")

@@ -12,7 +12,6 @@ import pytest
 from deploy.broker_access import (
     INBOXES,
     NOTHING,
-    PUBLISHES,
     ROLES,
     SERVICES,
     consumed_queues,
@@ -22,7 +21,7 @@ from deploy.broker_access import (
 )
 from deploy.definitions import definitions
 from deploy.generate import DEFINITIONS, RENDER_USERS, main, stale_files
-from shared.messaging.topology import ROUTES, SUITE, Topology
+from shared.messaging.topology import PUBLISHERS, ROUTES, SUITE, Topology
 
 from .support import require_tool
 
@@ -52,8 +51,8 @@ def test_the_definitions_hold_every_queue_and_exchange_of_the_suite_with_the_dec
     queues = {q["name"]: q["arguments"] for q in COMMITTED["queues"]}
     for spec in TOPOLOGY.suite_queues():
         assert queues.pop(spec.name) == spec.arguments()
-        if spec.mode != "journal":
-            assert queues.pop(spec.dlq) == {"x-queue-type": "quorum"}
+    for dlq in TOPOLOGY.dead_letter_queues():
+        assert queues.pop(dlq.name) == {"x-queue-type": "quorum"}
     assert queues == {}
     exchanges = {e["name"]: e["type"] for e in COMMITTED["exchanges"]}
     assert exchanges == {**{name: "topic" for name in TOPOLOGY.topic_exchanges()},
@@ -67,8 +66,9 @@ def test_every_binding_the_bus_would_make_is_in_the_definitions():
         for binding in spec.bindings:
             key = "" if binding.headers else binding.pattern
             assert (binding.exchange, spec.name, key, json.dumps(dict(binding.headers), sort_keys=True)) in bindings
-        if spec.mode != "journal":
-            assert (TOPOLOGY.dead_letter_exchange, spec.dlq, spec.name, "{}") in bindings
+    for dlq in TOPOLOGY.dead_letter_queues():
+        assert (TOPOLOGY.dead_letter_exchange, dlq.name, dlq.key, "{}") in bindings
+    assert "ns.strategy.inbox.dlq".replace("ns", TOPOLOGY.namespace) in {d.name for d in TOPOLOGY.dead_letter_queues()}
     assert (TOPOLOGY.exchange("market"), TOPOLOGY.partitioned_market_exchange, "#", "{}") in bindings
 
 
@@ -76,7 +76,8 @@ def test_every_binding_the_bus_would_make_is_in_the_definitions():
 def test_every_queue_a_service_consumes_is_granted_to_its_user_and_no_other_queue(service):
     read = permissions_of(user_name(service))["read"]
     own = {spec.name for spec in consumed_queues(TOPOLOGY, service)}
-    subscribed = {TOPOLOGY.queue(s, p).name for s, p in SUITE if s == service}
+    subscribed = {TOPOLOGY.queue(s, p).name for (s, p), consumes in SUITE.items()
+                  if s == service and consumes.mode == "shared"}
     assert subscribed <= own
     for queue in (q["name"] for q in COMMITTED["queues"]):
         assert matches(read, queue) == (queue in own), queue
@@ -91,7 +92,7 @@ def test_a_service_configures_nothing_shared_and_writes_only_its_events_and_dead
         assert not matches(grant["configure"], exchange), exchange
     if service not in INBOXES:
         assert grant["configure"] == NOTHING
-    expected = {TOPOLOGY.exchange(ROUTES[t][0]) for t in PUBLISHES[service]} | {TOPOLOGY.dead_letter_exchange}
+    expected = {TOPOLOGY.exchange(ROUTES[t][0]) for t in PUBLISHERS[service]} | {TOPOLOGY.dead_letter_exchange}
     for exchange in (e["name"] for e in COMMITTED["exchanges"]):
         assert matches(grant["write"], exchange) == (exchange in expected), exchange
     assert not matches(grant["write"], "amq.default")
@@ -103,7 +104,7 @@ def test_topic_permissions_let_a_service_publish_exactly_its_own_routing_keys(se
     assert set(topics) == set(TOPOLOGY.topic_exchanges()), "every topic exchange restricted, none left open"
     for message_type in ROUTES:
         exchange, routing_key = TOPOLOGY.address_of(message_type.model_fields["type"].default, "BRK.B")
-        assert matches(topics[exchange][0], routing_key) == (message_type in PUBLISHES[service]), routing_key
+        assert matches(topics[exchange][0], routing_key) == (message_type in PUBLISHERS[service]), routing_key
 
 
 @pytest.mark.parametrize("service", sorted(INBOXES))
@@ -117,7 +118,7 @@ def test_a_service_may_declare_bind_and_read_its_own_per_instance_inboxes_only(s
 
 
 def test_the_brief_s_families_map_to_the_services():
-    families = {service: {ROUTES[t] for t in types} for service, types in PUBLISHES.items()}
+    families = {service: {ROUTES[t] for t in types} for service, types in PUBLISHERS.items()}
     assert {f for f, _ in families["data"]} <= {"market", "control"}
     assert {k for f, k in families["data"] if f != "market"} <= {"history"}
     assert families["strategy"] <= {("signal", "generated"), ("command", "request_history"), ("control", "heartbeat")}
@@ -127,7 +128,7 @@ def test_the_brief_s_families_map_to_the_services():
 
 
 def test_every_message_type_is_published_by_exactly_one_service_or_by_operators():
-    owners = [t for types in PUBLISHES.values() for t in types]
+    owners = [t for types in PUBLISHERS.values() for t in types]
     assert len(owners) == len(set(owners))
     assert set(ROUTES) - set(owners) == {t for t in ROUTES if t.__name__ == "CancelOrder"}
 

@@ -155,7 +155,7 @@ def test_keda_scales_the_strategy_workers_on_the_market_partitions():
     (trigger,) = scaled["spec"]["triggers"]
     topology = Topology()
     pattern = re.compile(trigger["metadata"]["queueName"])
-    queues = [name for spec in topology.suite_queues() for name in (spec.name, spec.dlq)]
+    queues = list(topology.durable_queue_names())
 
     assert scaled["spec"]["scaleTargetRef"]["name"] == deployment("strategy")["metadata"]["name"]
     assert [q for q in queues if pattern.fullmatch(q)] == [topology.partition_queue(p).name

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import aio_pika
 import pytest
 
-from shared.messaging.amqp import with_heartbeat
+from shared.messaging.urls import with_heartbeat
 
 from .support import DEPLOY, TLS_OVERRIDE, require_tool, run
 

@@ -202,6 +202,7 @@ class ScaledSuite:
         """Start the data service: it replays ``bars`` bars of each symbol as fast as it can."""
         port = free_port()
         self.data = ServiceProcess("data", "services.data", port, self._env("data", port, {
+            "STATE_DIR": str(self.logs / "data-state"),
             "SYNTHETIC_SYMBOLS": json.dumps(list(self.symbols)), "SYNTHETIC_BARS": str(self.bars),
             "SEED": str(SEED)}))
         await self._spawn(self.data)

@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 
 from services.strategy.domain import StrategyEngine, StrategySpec
-from services.strategy.handlers import StrategyDeps
-from services.strategy.partitions import OwnedPartition
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
+from services.strategy.adapters.partitions import OwnedPartition
 from shared.contracts import BarClosed, Message
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
@@ -58,7 +58,7 @@ def worker(signals: SignalCounter) -> OwnedPartition:
     async def no_history(*_: object) -> list[BarClosed]:
         return []
 
-    return OwnedPartition(partition_of("ORCL"), deps, no_history)
+    return OwnedPartition(partition_of("ORCL"), lambda: deps, no_history, MARKET_HANDLERS)
 
 
 def seen(partition: OwnedPartition) -> list[Decimal]:

@@ -60,7 +60,7 @@ async def scaled(broker_url: str, topology: Topology,
     finally:
         await collector.close()
         await suite.stop()
-        queues = {name for spec in topology.suite_queues() for name in (spec.name, spec.dlq)}
+        queues = set(topology.durable_queue_names())
         delete_namespace(broker_url, topology, queues)
 
 
@@ -150,3 +150,42 @@ async def test_a_worker_added_halfway_takes_a_share_and_nothing_changes(scaled, 
     assert_same_signals(signals, expected)
     assert len(signals) == len(expected)  # a graceful hand-over handles nothing twice
     assert len(symbols_by_worker(signals)) == 3  # the newcomer did emit signals
+
+
+LONG_SYMBOLS = ("LONG",)
+LONG_BARS = 12_000
+"""One symbol with more bars than the data service used to keep in memory (5,000): the replay runs far ahead of a
+worker that is killed and replaced, and the replacement must still warm up from the bars before its first event."""
+
+
+@pytest.fixture
+async def long_replay(broker_url: str, topology: Topology,
+                      tmp_path: Path) -> AsyncIterator[tuple[ScaledSuite, SignalCollector]]:
+    suite = ScaledSuite(broker_url, topology, LONG_SYMBOLS, LONG_BARS, tmp_path)
+    collector = SignalCollector(broker_url, topology)
+    await collector.start()
+    try:
+        yield suite, collector
+    finally:
+        await suite.stop()
+        await collector.close()
+        queues = set(topology.durable_queue_names()) | {collector.queue_name}
+        await asyncio.to_thread(delete_namespace, broker_url, topology, queues)
+
+
+async def test_a_worker_killed_again_and_again_mid_replay_loses_no_signal(long_replay):
+    suite, collector = long_replay
+    expected = expected_signals(LONG_SYMBOLS, LONG_BARS)
+    wanted = {s.message_id for s in expected}
+    worker = await suite.add_worker()
+    await suite.start_data()
+    for share in (0.1, 0.3, 0.5, 0.7):
+        await collector.until(lambda share=share: len(collector.ids & wanted) >= share * len(wanted))
+        suite.kill(worker)  # with every signal it emitted so far published, and whatever bars it held unacked
+        worker = await suite.add_worker()
+    await collector.until(lambda: wanted <= collector.ids)
+    await suite.drain(collector)
+    await suite.stop()
+    signals = await collector.finish()
+
+    assert_same_signals(signals, expected)

@@ -21,7 +21,7 @@ from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import InvalidMessage
 from shared.messaging.topology import QueueSpec, Topology
-from shared.runtime.metrics import NullMetrics
+from shared.messaging.metrics import NullMetrics
 from tests.conftest import delete_namespace
 from tests.factories import fill as a_fill
 
@@ -99,7 +99,7 @@ async def make_dead_letters(url: str, topology: Topology, spec: QueueSpec, fills
 
 @pytest.fixture
 def dead(broker_url: str, topology: Topology) -> Iterator[DeadLetters]:
-    spec = topology.service_queue("portfolio", "fills", topology.bind(OrderFilled))
+    spec = topology.service_queue("portfolio", "orders", topology.bind(OrderFilled))
     fills = [a_fill(fill_id="f-1"), a_fill(fill_id="f-2")]
     try:
         asyncio.run(make_dead_letters(broker_url, topology, spec, fills))
@@ -215,7 +215,7 @@ def test_replay_to_queue_reaches_only_the_queue_the_letter_died_in(dead: DeadLet
 
 def test_replay_falls_back_to_the_brokers_x_death_record(broker_url: str, topology: Topology,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    spec = topology.service_queue("portfolio", "fills", topology.bind(OrderFilled))
+    spec = topology.service_queue("portfolio", "orders", topology.bind(OrderFilled))
     fill = a_fill(fill_id="f-9")
 
     async def publish_only() -> None:

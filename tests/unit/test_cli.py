@@ -13,7 +13,7 @@ from tools import cli
 from tools.cli import main
 from shared.contracts import encode
 from shared.messaging.topology import SUITE, Topology
-from tools.ops.dlq import DeadLetter, dlq_name, known_queues
+from tools.ops.dlq import DeadLetter, dlq_name, known_dead_letter_queues
 from tools.ops.tail import TailedEvent
 from tests.factories import fill
 
@@ -111,19 +111,18 @@ def test_a_tail_line_for_a_body_that_is_not_json_says_so() -> None:
 
 
 # -- dlq --------------------------------------------------------------------------------------------------------
-def test_known_queues_are_the_suites_work_queues_and_strategy_partitions() -> None:
+def test_the_known_dead_letter_queues_are_those_of_the_work_queues_partitions_and_inboxes() -> None:
     topology = Topology("ns", partitions=16)
 
-    names = known_queues(topology)
+    names = known_dead_letter_queues(topology)
 
-    assert {"ns.execution.signals", "ns.portfolio.fills", "ns.data.requests"} <= set(names)
-    assert {f"ns.strategy.market.p{p:02d}" for p in range(16)} <= set(names)
-    assert "ns.strategy.market.p16" not in names
-    assert {topology.queue(*key).name for key in SUITE} <= set(names)
+    assert {"ns.execution.signals.dlq", "ns.portfolio.orders.dlq", "ns.data.requests.dlq"} <= set(names)
+    assert {f"ns.strategy.market.p{p:02d}.dlq" for p in range(16)} <= set(names)
+    assert "ns.strategy.inbox.dlq" in names and "ns.journal.dlq" not in names
 
 
 def test_a_queue_and_its_dlq_name_the_same_dead_letter_queue() -> None:
-    assert dlq_name("ns.portfolio.fills") == dlq_name("ns.portfolio.fills.dlq") == "ns.portfolio.fills.dlq"
+    assert dlq_name("ns.portfolio.orders") == dlq_name("ns.portfolio.orders.dlq") == "ns.portfolio.orders.dlq"
 
 
 def letter(headers: dict[str, object]) -> DeadLetter:
@@ -139,11 +138,11 @@ def test_a_dead_letter_from_the_bus_replays_to_its_recorded_origin() -> None:
 
 def test_a_dead_letter_from_the_broker_replays_to_the_exchange_in_its_latest_death() -> None:
     dead = letter({"x-death": [{"exchange": "ns.order", "routing-keys": ["order.filled.ORCL"],
-                                "queue": "ns.portfolio.fills", "count": 1, "reason": "rejected"},
+                                "queue": "ns.portfolio.orders", "count": 1, "reason": "rejected"},
                                {"exchange": "older", "routing-keys": ["older.key"]}]})
 
     assert dead.origin() == ("ns.order", "order.filled.ORCL")
-    assert dead.failed_queue == "ns.portfolio.fills"
+    assert dead.failed_queue == "ns.portfolio.orders"
 
 
 def test_a_dead_letter_without_any_record_has_no_origin() -> None:

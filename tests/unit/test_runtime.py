@@ -8,15 +8,17 @@ from prometheus_client import CollectorRegistry
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts import BarClosed
-from shared.messaging.bus import Subscription, current_correlation_id
+from shared.messaging.bus import Subscription
+from shared.messaging.context import current_correlation_id
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
 from shared.runtime.clock import LiveClock, SimulatedClock
 from shared.runtime.http import ObservabilityServer
 from shared.runtime.logs import JsonFormatter
-from shared.runtime.metrics import BusMetrics
+from shared.runtime.metrics import PrometheusBusMetrics
 from shared.runtime.service import ServiceApp, ServiceRunner
-from shared.runtime.settings import ServiceSettings, redact_url
+from shared.messaging.urls import redact_url
+from shared.runtime.settings import ServiceSettings
 from tests.factories import bar
 
 
@@ -83,7 +85,7 @@ async def _get(port: int, path: str) -> tuple[int, bytes]:
 
 async def test_metrics_and_health_are_served_over_http():
     registry = CollectorRegistry()
-    metrics = BusMetrics(registry, "demo")
+    metrics = PrometheusBusMetrics(registry, "demo")
     metrics.consumed("BarClosed", "ack").inc()
     healthy = {"status": "ok", "broker_connected": True}
     server = ObservabilityServer(registry, lambda: healthy, "127.0.0.1", 0)

@@ -1,8 +1,10 @@
 import zlib
 
+import pytest
+
 from shared.contracts import MESSAGE_TYPES, BarClosed, OrderFilled, PortfolioSnapshot, TradeTicked
 from shared.messaging.memory import topic_matches
-from shared.messaging.topology import MARKET_PARTITIONS, ROUTES, Topology, partition_of, symbol_token
+from shared.messaging.topology import MARKET_PARTITIONS, REDELIVERY_BACKSTOP, ROUTES, Topology, partition_of, symbol_token
 from tests.factories import T0, bar, fill
 
 
@@ -28,13 +30,25 @@ def test_dotted_symbols_stay_one_word_so_patterns_bind_by_type_and_symbol():
     assert symbol_token("BRK.B") != symbol_token("BRKB")
 
 
-def test_quorum_queues_dead_letter_to_their_own_dlq_with_a_delivery_limit():
+def test_quorum_queues_dead_letter_to_their_own_dlq_the_broker_s_limit_far_above_the_service_s():
     topo = Topology("ns", delivery_limit=4)
-    spec = topo.service_queue("portfolio", "fills", topo.bind(OrderFilled))
+    spec = topo.service_queue("portfolio", "orders", topo.bind(OrderFilled))
     args = spec.arguments()
-    assert spec.name == "ns.portfolio.fills" and spec.dlq == "ns.portfolio.fills.dlq"
-    assert args["x-queue-type"] == "quorum" and args["x-delivery-limit"] == 4
+    assert spec.name == "ns.portfolio.orders" and spec.dlq == "ns.portfolio.orders.dlq"
+    assert spec.delivery_limit == 4 and args["x-delivery-limit"] == REDELIVERY_BACKSTOP > 4 * 10
+    assert args["x-queue-type"] == "quorum"
     assert args["x-dead-letter-exchange"] == "ns.dlx" and args["x-dead-letter-routing-key"] == spec.name
+
+
+def test_per_instance_queues_dead_letter_to_one_durable_queue_of_their_purpose():
+    topo = Topology("ns")
+    inboxes = [topo.instance_queue("strategy", "inbox", worker, topo.bind(OrderFilled)) for worker in ("w1", "w2")]
+
+    assert {spec.dlq for spec in inboxes} == {"ns.strategy.inbox.dlq"}
+    assert {spec.arguments()["x-dead-letter-routing-key"] for spec in inboxes} == {"ns.strategy.inbox"}
+    assert "ns.strategy.inbox.dlq" in {dlq.name for dlq in topo.dead_letter_queues()}
+    with pytest.raises(ValueError, match="dlq"):
+        topo.instance_queue("strategy", "inbox", "dlq", ())
 
 
 def test_partitions_are_stable_and_spread():

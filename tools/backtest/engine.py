@@ -22,15 +22,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from services.data.bootstrap import bootstrap as data_bootstrap
 from services.data.adapters import ReplayFeed
-from services.data.handlers import DataDeps, publish_market, replay
+from services.data.adapters.replay import NoPositions, Replay
+from services.data.bootstrap import bootstrap as data_bootstrap
+from services.data.domain import BarHistory
 from services.data.settings import DataSettings
 from services.execution.adapters.memory_store import MemoryOrderStore
 from services.execution.adapters.paper import PaperBroker
 from services.execution.bootstrap import bootstrap as execution_bootstrap
 from services.execution.bootstrap import matcher_config
-from services.execution.settings import ExecutionSettings
+from services.execution.settings import ExecutionSettings, PaperSettings, SizingSettings
 from services.portfolio.adapters import MemoryLedgerStore
 from services.portfolio.bootstrap import bootstrap as portfolio_bootstrap
 from services.portfolio.domain import ClosedTrade, EquityCurve, Ledger, PerformanceMetrics, Position, compute_metrics
@@ -45,6 +46,8 @@ from shared.runtime.service import ServiceApp
 
 BACKTEST = "backtest"
 JOURNAL_LENGTH = 1_000
+HISTORY_BARS = 8
+"""Bars per symbol the data service keeps in a backtest: nobody warms up there."""
 """Events no service consumes (acceptances, position changes) that a backtest keeps, the latest ones."""
 GC_THRESHOLD = 50_000
 """Net allocations between two young-generation collections during the replay loop (Python's default: 700)."""
@@ -84,32 +87,24 @@ class BacktestResult:
     """Wall time of the replay loop alone (reading the data included; start-up and summary excluded)."""
 
 
-class SimulatedPacer:
-    """Pace a replay in simulated time: move the clock to each event's time, never wait."""
-
-    def __init__(self, clock: SimulatedClock) -> None:
-        self.clock = clock
-
-    async def wait(self, ts_event: datetime) -> None:
-        self.clock.set(ts_event)
-
-
 def build_suite(config: BacktestConfig, bus: InMemoryBus, clock: SimulatedClock) -> list[ServiceApp]:
     """Return the four services wired to one in-memory bus and one simulated clock (data first)."""
     common: dict[str, Any] = {"instance_id": BACKTEST, "namespace": BACKTEST}
     data = data_bootstrap(DataSettings.isolated(
         csv_paths=config.data, symbols=config.symbols, timeframe=config.timeframe, bad_rows="reject", **common),
-        bus=bus, clock=clock)
+        bus=bus, clock=clock, history=BarHistory(HISTORY_BARS), positions=NoPositions())
     strategy = strategy_bootstrap(StrategySettings.isolated(
         strategies=(StrategyEntry(id=config.strategy, name=config.strategy, params=config.params),), **common),
         bus=bus, clock=clock)
     execution_settings = ExecutionSettings.isolated(
-        quantity=config.quantity, commission_rate=config.commission, fill_on=config.fill_on,
-        slippage_bps=config.slippage_bps,
-        replay_window=8,  # the in-memory bus delivers in causal order: no order ever arrives after newer data
+        sizing=SizingSettings(quantity=config.quantity),
+        paper=PaperSettings(commission_rate=config.commission, fill_on=config.fill_on,
+                            slippage_bps=config.slippage_bps,
+                            # the in-memory bus delivers in causal order: no order ever arrives after newer data
+                            replay_window=8),
         **common)
     execution = execution_bootstrap(
-        execution_settings, bus=bus, clock=clock, store=MemoryOrderStore(),  # type: ignore[arg-type]
+        execution_settings, bus=bus, clock=clock, store=MemoryOrderStore(),
         broker=PaperBroker(matcher_config(execution_settings), clock=clock, path=None))
     portfolio = portfolio_bootstrap(PortfolioSettings.isolated(starting_cash=config.cash, **common),
                                     bus=bus, clock=clock, store=MemoryLedgerStore())
@@ -157,14 +152,14 @@ def capped(spec: QueueSpec) -> QueueSpec:
     return replace(spec, max_length=JOURNAL_LENGTH) if spec.mode == "journal" else spec
 
 
-async def replay_settled(deps: DataDeps, clock: SimulatedClock, bus: InMemoryBus) -> int:
+async def replay_settled(replay: Replay, clock: SimulatedClock, bus: InMemoryBus) -> int:
     """Publish every event of the data service's feed at its own time, draining the bus after each one."""
-    if not isinstance(deps.feed, ReplayFeed):
-        return await replay(deps.feed, SimulatedPacer(clock), deps, after_each=bus.drain)
+    feed = replay.feed
+    events = feed.iter_messages() if isinstance(feed, ReplayFeed) else [event async for event in feed]
     count = 0
-    for event in deps.feed.iter_messages():
+    for event in events:
         clock.set(event.ts_event)
-        await publish_market(event, deps)
+        await replay.publish(event)
         await bus.drain()
         count += 1
     return count

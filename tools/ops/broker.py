@@ -10,7 +10,8 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosedByBroker
 
-from shared.runtime.settings import DEFAULT_AMQP_URL, redact_url
+from shared.messaging.urls import redact_url
+from shared.runtime.settings import DEFAULT_AMQP_URL
 
 from tools.errors import ToolError
 

@@ -3,8 +3,9 @@
 Every work queue ``Q`` has a dead-letter queue ``Q.dlq`` (see ``shared.messaging.topology``). A dead letter
 published by the bus carries why and where it died (``x-error``, ``x-failed-queue``, ``x-original-exchange``,
 ``x-original-routing-key``, ``x-attempts``); one dead-lettered by the broker itself carries ``x-death``.
-AMQP cannot enumerate queues, so ``list`` looks at the DLQs of the queues the services declare (``known_queues``,
-from ``topology.SUITE``) and of any queue named on the command line.
+AMQP cannot enumerate queues, so ``list`` looks at the dead-letter queues of the suite (``known_dead_letter_queues``,
+from ``topology.SUITE``: the work queues' and the one the strategy workers' inboxes share) and of any queue named
+on the command line.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ BOOKKEEPING_HEADERS = frozenset({"x-death", "x-attempts", "x-delivery-count"})
 _DLQ_SUFFIX = dead_letter_queue_name("")
 
 
-def known_queues(topology: Topology) -> tuple[str, ...]:
-    """Return the name of every queue the services declare (``Topology.suite_queues``)."""
-    return tuple(spec.name for spec in topology.suite_queues())
+def known_dead_letter_queues(topology: Topology) -> tuple[str, ...]:
+    """Return the name of every dead-letter queue of the suite (``Topology.dead_letter_queues``)."""
+    return tuple(dlq.name for dlq in topology.dead_letter_queues())
 
 
 def dlq_name(queue: str) -> str:
@@ -246,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_list(connection: pika.BlockingConnection, args: argparse.Namespace) -> int:
-    depths = queue_depths(connection, (*known_queues(Topology(args.namespace)), *args.queue))
+    depths = queue_depths(connection, (*known_dead_letter_queues(Topology(args.namespace)), *args.queue))
     if not depths:
         print(f"no dead-letter queues found in namespace {args.namespace!r}")
     width = max((len(name) for name, _ in depths), default=0)

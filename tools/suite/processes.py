@@ -56,15 +56,17 @@ def service_env(options: SuiteOptions, service: str, port: int) -> dict[str, str
     env |= {f"{prefix}NAMESPACE": options.namespace, f"{prefix}METRICS_PORT": str(port),
             f"{prefix}METRICS_HOST": "127.0.0.1", f"{prefix}LOG_JSON": str(options.log_json).lower()}
     if service == "data":
-        env |= {f"{prefix}CSV_PATHS": json.dumps([str(p) for p in options.data]),
+        env |= {f"{prefix}STATE_DIR": str(options.state_dir / "data"),
+                f"{prefix}CSV_PATHS": json.dumps([str(p) for p in options.data]),
                 f"{prefix}SYMBOLS": json.dumps(list(options.symbols)), f"{prefix}TIMEFRAME": options.timeframe,
                 f"{prefix}SPEED": str(options.speed)}
     elif service == "strategy":
         env[f"{prefix}STRATEGIES"] = json.dumps([{"id": options.strategy, "name": options.strategy,
                                                   "params": dict(options.params)}])
     elif service == "execution":
-        env |= {f"{prefix}STATE_DIR": str(options.state_dir / "execution"), f"{prefix}QUANTITY": str(options.quantity),
-                f"{prefix}COMMISSION_RATE": str(options.commission)}
+        env |= {f"{prefix}STATE_DIR": str(options.state_dir / "execution"),
+                f"{prefix}SIZING__QUANTITY": str(options.quantity),
+                f"{prefix}PAPER__COMMISSION_RATE": str(options.commission)}
     elif service == "portfolio":
         env[f"{prefix}STATE_DIR"] = str(options.state_dir / "portfolio")
     return env

@@ -18,7 +18,7 @@ from pika.exceptions import AMQPError
 from tools.backtest import BacktestConfig, run_backtest
 from tools.backtest.report import summary_table
 from shared.messaging.topology import Topology
-from shared.runtime.settings import redact_url
+from shared.messaging.urls import redact_url
 from tools.ops.broker import connect
 from tools.errors import ToolError
 
@@ -47,9 +47,8 @@ def reset(options: SuiteOptions) -> None:
     topology = Topology(options.namespace)
     with connect(options.amqp_url, "run") as connection:
         channel = connection.channel()
-        for spec in topology.suite_queues():
-            for name in (spec.name, spec.dlq):
-                channel.queue_delete(name)
+        for name in topology.durable_queue_names():
+            channel.queue_delete(name)
         for exchange in (*topology.topic_exchanges(), topology.partitioned_market_exchange,
                          topology.dead_letter_exchange):
             channel.exchange_delete(exchange)

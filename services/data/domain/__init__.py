@@ -12,7 +12,7 @@ from .columns import (
     resolve_bar_columns,
     resolve_tick_columns,
 )
-from .history import AmbiguousTimeframe, BarHistory
+from .history import AmbiguousTimeframe, BarArchive, BarHistory
 from .merge import merge_in_time_order
 from .messages import new_bar, new_trade, replay_id, stream_id_base
 from .rows import BarRows, TradeRows, read_header, split_row
@@ -31,7 +31,7 @@ from .validation import (
 
 __all__ = [
     "AmbiguousTimeframe", "BadDataError", "BadRow", "BadRowGate", "BadRowPolicy", "BadRowReport", "BarColumns",
-    "BarHistory", "BarRows", "ColumnError", "ColumnMapping", "TickColumns", "TimeColumns", "TradeRows",
+    "BarArchive", "BarHistory", "BarRows", "ColumnError", "ColumnMapping", "TickColumns", "TimeColumns", "TradeRows",
     "bar_problem", "make_time_parser", "merge_in_time_order", "new_bar", "new_trade", "order_problem",
     "random_book", "random_walk_bars", "random_walk_trades", "read_header", "replay_id", "resolve_bar_columns",
     "resolve_tick_columns", "split_row", "stream_id_base", "tick_problem", "timeframe_label",

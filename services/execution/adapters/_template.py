@@ -14,7 +14,6 @@ Rules every adapter keeps:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from ..domain.orders import Order
 from ..domain.reports import Filled, Report
@@ -50,6 +49,6 @@ class TemplateBroker(Broker):
         """REQUIRED: look up orders by client id, whatever their status; omit the ones the venue does not know."""
         raise NotImplementedError
 
-    async def fills_since(self, since: datetime | None = None) -> Sequence[Filled]:
-        """REQUIRED: list the account's fills at or after ``since``, oldest first."""
+    async def fills_since(self, cursor: str | None = None) -> tuple[Sequence[Filled], str | None]:
+        """REQUIRED: list the account's fills after ``cursor`` (a bookmark this method made), oldest first."""
         raise NotImplementedError

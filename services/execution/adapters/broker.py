@@ -3,15 +3,15 @@
 Reports (``Accepted``, ``Rejected``, ``Filled``, ``Canceled``, ``Expired``) reach the service two ways, and the
 service treats both alike and idempotently (fill ids, ``already_applied``): returned from ``submit``, ``cancel``
 and ``on_market`` (the paper broker, which fills as it is shown market data), or pushed later to the sink set by
-``set_report_sink`` (a venue's order stream). A venue adapter implements the abstract methods; see
-``_template.py`` for the skeleton.
+``set_report_sink`` (a venue's order stream). The composition root sets the sink and calls ``connect`` before the
+service consumes anything. A venue adapter implements the abstract methods; see ``_template.py`` for the
+skeleton.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
 
 from shared.contracts import Message
 from shared.messaging.errors import TransientError
@@ -77,23 +77,28 @@ class Broker(abc.ABC):
         """Return the broker's view of these orders, whatever their status; unknown ids are left out."""
 
     @abc.abstractmethod
-    async def fills_since(self, since: datetime | None = None) -> Sequence[Filled]:
-        """Return the fills at or after ``since`` (all when ``None``), oldest first; repeats are harmless."""
+    async def fills_since(self, cursor: str | None = None) -> tuple[Sequence[Filled], str | None]:
+        """Return the fills after ``cursor`` (all when ``None``), oldest first, and the cursor to continue from.
+
+        The cursor is the broker's own bookmark (a sequence, a time with a safety margin): reconciliation keeps
+        it, so each round asks only for what is new. Repeats are harmless (fill ids).
+        """
 
     async def on_market(self, event: Message) -> Sequence[Report]:
         """Show the broker a market event; a simulated broker returns the fills it causes, a venue nothing."""
         return _NO_REPORTS
 
-    async def view(self, client_order_ids: Iterable[str], since: datetime | None = None) -> BrokerView:
+    async def view(self, client_order_ids: Iterable[str], cursor: str | None = None) -> BrokerView:
         """Return what the broker knows for reconciliation.
 
-        That is its open orders, the named orders (pass the store's open ones), the fills since ``since``, and
+        That is its open orders, the named orders (pass the store's open ones), the fills after ``cursor``, and
         the orders those fills belong to, so that an order filled while the service was down can be adopted.
         """
         open_orders = tuple(await self.open_orders())
-        fills = tuple(await self.fills_since(since))
+        fills, next_cursor = await self.fills_since(cursor)
+        fills = tuple(fills)
         listed = {order.client_order_id for order in open_orders}
         wanted = dict.fromkeys([*client_order_ids, *(fill.client_order_id for fill in fills)])
         asked = [client_id for client_id in wanted if client_id not in listed]
         others = tuple(await self.orders(asked)) if asked else ()
-        return BrokerView(open_orders + others, fills)
+        return BrokerView(open_orders + others, fills, next_cursor)

@@ -1,8 +1,15 @@
-"""The paper broker: the matcher behind the ``Broker`` interface, its book kept in SQLite across restarts.
+"""The paper broker: the matcher behind the ``Broker`` interface, its book and market window kept across restarts.
 
-It is the "venue" of paper trading and of the backtester (``path=None``: its book in plain dicts): it remembers
+It is the "venue" of paper trading and of the backtester (``path=None``: everything in plain dicts): it remembers
 every order it was sent and every fill, refuses a client id it has seen, and answers reconciliation queries from
-its own records.
+its own records. It is also a consumer of market data, so it drops a repeated or older event of a stream
+(``StreamPositions``): a bar republished after a restart neither fills anything again nor enters the window twice.
+The window of recent market events (what an order that arrives late is matched against) and the streams'
+positions are saved with every market event, in the same transaction as the reports it caused, so a restarted
+paper broker fills a late order exactly as one that never stopped.
+
+``synchronous=NORMAL`` by default: a simulated venue's records survive a crash of the process (every failure the
+tests inject); after a crash of the machine, reconciliation reports what the two sides no longer agree on.
 """
 
 from __future__ import annotations
@@ -13,8 +20,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-from shared.contracts import BarClosed, Message, QuoteTicked, TradeTicked
+from shared.contracts import (
+    BarClosed,
+    Message,
+    QuoteTicked,
+    StreamKey,
+    StreamPositions,
+    TradeTicked,
+    decode,
+    encode,
+    stream_of,
+)
 from shared.runtime.clock import Clock
+from shared.runtime.sqlite import Synchronous, connect, transaction
 
 from ..domain.matching import MatcherConfig, PaperMatcher, WorkingOrder
 from ..domain.orders import Order, OrderStatus, evolve, transition
@@ -25,39 +43,44 @@ from .sqlite import (
     INSERT_FILL,
     ORDER_COLUMNS,
     UPSERT_ORDER,
-    Synchronous,
-    connect,
     fill_from_row,
     fill_row,
     order_from_row,
     order_row,
-    transaction,
 )
 
 _OPEN = tuple(s.value for s in OrderStatus if not s.is_terminal)
+WindowEvent = BarClosed | TradeTicked | QuoteTicked
+PRUNE_EVERY = 1_000
+"""Market events saved for a symbol between two trims of its window."""
 
 
 class PaperBroker(Broker):
     """Simulate a venue: fill orders against the market data shown through ``on_market``.
 
-    ``path`` is the SQLite file the broker's book is kept in (``":memory:"`` for a throwaway database), or
-    ``None`` to keep it in plain dicts, which the backtester uses: the same answers, nothing durable.
+    ``path`` is the SQLite file the broker's records are kept in (``":memory:"`` for a throwaway database), or
+    ``None`` to keep them in plain dicts, which the backtester uses: the same answers, nothing durable.
     """
 
     name = "paper"
 
     def __init__(self, config: MatcherConfig | None = None, *, clock: Clock, path: str | Path | None = ":memory:",
-                 synchronous: Synchronous = "FULL") -> None:
+                 synchronous: Synchronous = "NORMAL") -> None:
         super().__init__()
         self.matcher = PaperMatcher(config)
         self._clock = clock
         self._orders: dict[str, Order] = {}
-        self._feeds = {BarClosed: self.matcher.on_bar, TradeTicked: self.matcher.on_trade,
-                       QuoteTicked: self.matcher.on_quote}
-        self._records: _Records = _MemoryRecords() if path is None else _SqliteRecords(path, synchronous)
+        self._feeds: dict[type, Callable[..., Sequence[Report]]] = {
+            BarClosed: self.matcher.on_bar, TradeTicked: self.matcher.on_trade, QuoteTicked: self.matcher.on_quote}
+        window = self.matcher.config.replay_window
+        self._records: _Records = _MemoryRecords() if path is None else _SqliteRecords(path, synchronous, window)
+        self._keeps_window = path is not None
         for working in self._records.working_orders():
             self._orders[working.order.client_order_id] = working.order
             self.matcher.restore(working)
+        for event in self._records.window():
+            self.matcher.recall(event)
+        self._positions = StreamPositions(self._records.streams())
 
     async def close(self) -> None:
         """Close the database."""
@@ -83,15 +106,14 @@ class PaperBroker(Broker):
         return reports
 
     async def on_market(self, event: Message) -> Sequence[Report]:
-        """Match working orders against a bar, trade or quote; return the fills and expiries it causes."""
+        """Match working orders against a new bar, trade or quote; return the fills and expiries it causes."""
         feed = self._feeds.get(type(event))
-        if feed is None:
+        if feed is None or not self._positions.is_new(event):  # type: ignore[arg-type]
             return ()
         reports = feed(event)
-        if not reports:
-            return reports
-        self._record(reports)
-        return [report for report in reports if not isinstance(report, Triggered)]
+        self._positions.advance(event)  # type: ignore[arg-type]
+        self._record(reports, event)  # type: ignore[arg-type]
+        return [report for report in reports if not isinstance(report, Triggered)] if reports else reports
 
     async def open_orders(self) -> Sequence[Order]:
         """Return the working orders."""
@@ -102,12 +124,12 @@ class PaperBroker(Broker):
         found = (self._records.order(client_id) for client_id in client_order_ids)
         return [order for order in found if order is not None]
 
-    async def fills_since(self, since: datetime | None = None) -> Sequence[Filled]:
-        """Return the fills at or after ``since`` (all when ``None``), in the order they happened."""
-        fills = self._records.fills()
-        return fills if since is None else [fill for fill in fills if fill.ts >= since]
+    async def fills_since(self, cursor: str | None = None) -> tuple[Sequence[Filled], str | None]:
+        """Return the fills after ``cursor`` (the count of fills seen), in the order they happened."""
+        fills, count = self._records.fills_after(int(cursor) if cursor else 0)
+        return fills, str(count)
 
-    def _record(self, reports: Sequence[Report]) -> None:
+    def _record(self, reports: Sequence[Report], event: WindowEvent | None = None) -> None:
         changes = []
         for report in reports:
             client_id = report.client_order_id
@@ -117,7 +139,8 @@ class PaperBroker(Broker):
                 del self._orders[client_id]
             else:
                 self._orders[client_id] = order
-        self._records.save(changes, self.matcher.working)
+        if changes or (event is not None and self._keeps_window):
+            self._records.save(changes, self.matcher.working, event)
 
 
 Change = tuple[Order, Report]
@@ -130,9 +153,11 @@ WorkingOf = Callable[[str], WorkingOrder | None]
 class _Records(Protocol):
     def known(self, client_order_id: str) -> bool: ...
     def order(self, client_order_id: str) -> Order | None: ...
-    def fills(self) -> list[Filled]: ...
+    def fills_after(self, count: int) -> tuple[list[Filled], int]: ...
     def working_orders(self) -> list[WorkingOrder]: ...
-    def save(self, changes: Sequence[Change], working_of: WorkingOf) -> None: ...
+    def window(self) -> list[WindowEvent]: ...
+    def streams(self) -> list[tuple[StreamKey, int]]: ...
+    def save(self, changes: Sequence[Change], working_of: WorkingOf, event: WindowEvent | None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -147,13 +172,19 @@ class _MemoryRecords:
     def order(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)
 
-    def fills(self) -> list[Filled]:
-        return list(self._fills)
+    def fills_after(self, count: int) -> tuple[list[Filled], int]:
+        return self._fills[count:], len(self._fills)
 
     def working_orders(self) -> list[WorkingOrder]:
         return []
 
-    def save(self, changes: Sequence[Change], working_of: WorkingOf) -> None:
+    def window(self) -> list[WindowEvent]:
+        return []
+
+    def streams(self) -> list[tuple[StreamKey, int]]:
+        return []
+
+    def save(self, changes: Sequence[Change], working_of: WorkingOf, event: WindowEvent | None) -> None:
         for order, report in changes:
             self._orders[order.client_order_id] = order
             if isinstance(report, Filled):
@@ -164,14 +195,22 @@ class _MemoryRecords:
 
 
 class _SqliteRecords:
-    def __init__(self, path: str | Path, synchronous: Synchronous) -> None:
+    def __init__(self, path: str | Path, synchronous: Synchronous, window: int) -> None:
         self._conn = connect(path, synchronous)
+        self._window = window
+        self._saved: dict[str, int] = {}
         self._conn.executescript(f"""
             CREATE TABLE IF NOT EXISTS paper_orders ({ORDER_COLUMNS});
             CREATE TABLE IF NOT EXISTS paper_fills ({FILL_COLUMNS});
             CREATE TABLE IF NOT EXISTS paper_working (
                 client_order_id TEXT PRIMARY KEY, fill_count INTEGER NOT NULL, triggered INTEGER NOT NULL,
                 not_after TEXT, day TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS paper_window (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS paper_window_symbol ON paper_window (symbol, seq);
+            CREATE TABLE IF NOT EXISTS paper_streams (
+                source TEXT, type TEXT, symbol TEXT, timeframe TEXT, sequence INTEGER NOT NULL,
+                PRIMARY KEY (source, type, symbol, timeframe));
         """)
 
     def known(self, client_order_id: str) -> bool:
@@ -183,8 +222,9 @@ class _SqliteRecords:
                                  (client_order_id,)).fetchone()
         return None if row is None else order_from_row(row)
 
-    def fills(self) -> list[Filled]:
-        return [fill_from_row(row) for row in self._conn.execute("SELECT * FROM paper_fills ORDER BY seq")]
+    def fills_after(self, count: int) -> tuple[list[Filled], int]:
+        rows = self._conn.execute("SELECT * FROM paper_fills WHERE seq > ? ORDER BY seq", (count,)).fetchall()
+        return [fill_from_row(row) for row in rows], rows[-1]["seq"] if rows else count
 
     def working_orders(self) -> list[WorkingOrder]:
         rows = self._conn.execute(
@@ -196,13 +236,34 @@ class _SqliteRecords:
                              datetime.fromisoformat(row["not_after"]) if row["not_after"] else None,
                              date.fromisoformat(row["day"])) for row in rows]
 
-    def save(self, changes: Sequence[Change], working_of: WorkingOf) -> None:
+    def window(self) -> list[WindowEvent]:
+        rows = self._conn.execute("SELECT type, body FROM paper_window ORDER BY seq")
+        return [decode(type_name, body) for type_name, body in rows]  # type: ignore[misc]
+
+    def streams(self) -> list[tuple[StreamKey, int]]:
+        return [((row[0], row[1], row[2], row[3]), row[4]) for row in self._conn.execute("SELECT * FROM paper_streams")]
+
+    def save(self, changes: Sequence[Change], working_of: WorkingOf, event: WindowEvent | None) -> None:
         with transaction(self._conn):
             for order, report in changes:
                 self._conn.execute(UPSERT_ORDER.format(table="paper_orders"), order_row(order))
                 if isinstance(report, Filled):
                     self._conn.execute(INSERT_FILL.format(table="paper_fills"), fill_row(report))
                 self._save_working(order.client_order_id, working_of(order.client_order_id))
+            if event is not None:
+                self._save_event(event)
+
+    def _save_event(self, event: WindowEvent) -> None:
+        self._conn.execute("INSERT INTO paper_window (symbol, type, body) VALUES (?, ?, ?)",
+                           (event.symbol, event.type, encode(event).decode()))
+        if event.sequence is not None:
+            self._conn.execute("INSERT OR REPLACE INTO paper_streams VALUES (?, ?, ?, ?, ?)",
+                               (*stream_of(event), event.sequence))
+        saved = self._saved[event.symbol] = self._saved.get(event.symbol, 0) + 1
+        if saved % PRUNE_EVERY == 0:
+            self._conn.execute(
+                "DELETE FROM paper_window WHERE symbol = ? AND seq < (SELECT seq FROM paper_window WHERE symbol = ? "
+                "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (event.symbol, event.symbol, self._window - 1))
 
     def _save_working(self, client_order_id: str, working: WorkingOrder | None) -> None:
         if working is None:

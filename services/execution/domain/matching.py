@@ -110,7 +110,7 @@ class PaperMatcher:
         self.config = config or MatcherConfig()
         self._slippage = Slippage(self.config.slippage_bps)
         self._timeframe = self.config.timeframe
-        self._books: dict[str, list[_Working]] = {}
+        self._resting: dict[str, list[_Working]] = {}
         self._by_id: dict[str, _Working] = {}
         self._last_bar: dict[str, BarClosed] = {}
         self._recent: dict[str, deque[BarClosed | TradeTicked | QuoteTicked]] = {}
@@ -180,6 +180,14 @@ class PaperMatcher:
                            order.triggered, order.not_after, order.day))
 
     # -- market data -------------------------------------------------------------------------------------------
+    def recall(self, event: BarClosed | TradeTicked | QuoteTicked) -> None:
+        """Put a market event seen before a restart back into the window, matching nothing against it."""
+        if isinstance(event, BarClosed):
+            if self._timeframe is not None and event.timeframe != self._timeframe:
+                return
+            self._last_bar[event.symbol] = event
+        self._remember(event.symbol, event)
+
     def on_bar(self, bar: BarClosed) -> Sequence[Report]:
         """Match the working orders of the bar's symbol against its open, range and close."""
         if self._timeframe is not None and bar.timeframe != self._timeframe:
@@ -191,34 +199,34 @@ class PaperMatcher:
             self._remember(symbol, bar)
         else:
             recent.append(bar)
-        book = self._books.get(symbol)
-        if book is None:
+        resting = self._resting.get(symbol)
+        if resting is None:
             return _NO_REPORTS
-        return self._match(symbol, book, *_tapes(bar))
+        return self._match(symbol, resting, *_tapes(bar))
 
     def on_trade(self, trade: TradeTicked) -> Sequence[Report]:
         """Match the working orders of the trade's symbol against its price and size."""
         symbol = trade.symbol
         self._remember(symbol, trade)
-        book = self._books.get(symbol)
-        if book is None:
+        resting = self._resting.get(symbol)
+        if resting is None:
             return _NO_REPORTS
-        return self._match(symbol, book, *_tapes(trade))
+        return self._match(symbol, resting, *_tapes(trade))
 
     def on_quote(self, quote: QuoteTicked) -> Sequence[Report]:
         """Match buys against the ask and sells against the bid, sized by the quoted sizes."""
         symbol = quote.symbol
         self._remember(symbol, quote)
-        book = self._books.get(symbol)
-        if book is None:
+        resting = self._resting.get(symbol)
+        if resting is None:
             return _NO_REPORTS
-        return self._match(symbol, book, *_tapes(quote))
+        return self._match(symbol, resting, *_tapes(quote))
 
     # -- matching ----------------------------------------------------------------------------------------------
-    def _match(self, symbol: str, book: list[_Working], buy_tape: Tape, sell_tape: Tape) -> Sequence[Report]:
+    def _match(self, symbol: str, resting: list[_Working], buy_tape: Tape, sell_tape: Tape) -> Sequence[Report]:
         reports: list[Report] = []
         working_count = len(self._by_id)
-        for working in tuple(book):
+        for working in tuple(resting):
             self._match_working(working, buy_tape if working.order.side is Side.BUY else sell_tape, reports)
         if len(self._by_id) != working_count:
             self._prune(symbol)
@@ -286,10 +294,10 @@ class PaperMatcher:
         self._by_id.pop(working.order.client_order_id, None)
         reports.append(Expired(working.order.client_order_id, working.venue_order_id, working.filled, ts))
 
-    # -- book keeping ------------------------------------------------------------------------------------------
+    # -- resting orders ----------------------------------------------------------------------------------------
     def _add(self, working: _Working) -> None:
         self._by_id[working.order.client_order_id] = working
-        self._books.setdefault(working.order.symbol, []).append(working)
+        self._resting.setdefault(working.order.symbol, []).append(working)
 
     def _remove(self, working: _Working) -> None:
         self._by_id.pop(working.order.client_order_id, None)
@@ -297,11 +305,11 @@ class PaperMatcher:
 
     def _prune(self, symbol: str) -> None:
         by_id = self._by_id
-        book = [w for w in self._books.get(symbol, ()) if by_id.get(w.order.client_order_id) is w]
-        if book:
-            self._books[symbol] = book
+        resting = [w for w in self._resting.get(symbol, ()) if by_id.get(w.order.client_order_id) is w]
+        if resting:
+            self._resting[symbol] = resting
         else:
-            self._books.pop(symbol, None)
+            self._resting.pop(symbol, None)
 
 
 def _tapes(event: BarClosed | TradeTicked | QuoteTicked) -> tuple[Tape, Tape]:

@@ -102,6 +102,8 @@ class Order:
     reason: str = ""
     updated_at: datetime | None = None
     correlation_id: str | None = None
+    recorded_at: datetime | None = None
+    """When this service recorded the order, by its own clock (event times of a replay lie years back)."""
 
     def __post_init__(self) -> None:
         if self.quantity <= 0:
@@ -125,22 +127,34 @@ class Order:
         """Return the unfilled quantity signed by side (negative for a sell)."""
         return self.leaves_quantity if self.side is Side.BUY else -self.leaves_quantity
 
+    @property
+    def last_touched(self) -> datetime:
+        """Return when this service last changed the order, by its own clock: what ``lost_after`` counts from.
+
+        An unsent order counts from when it was recorded; one sent, from the send (``Submitted`` and
+        ``SubmitUnknown`` carry the service's clock).
+        """
+        if self.status is OrderStatus.PENDING_SUBMIT:
+            return self.recorded_at or self.created_at
+        return self.updated_at or self.recorded_at or self.created_at
+
     @classmethod
-    def from_command(cls, command: SubmitOrder, now: datetime) -> "Order":
-        """Build a pending order from a ``SubmitOrder`` command."""
+    def from_command(cls, command: SubmitOrder, now: datetime, recorded_at: datetime | None = None) -> "Order":
+        """Build a pending order from a ``SubmitOrder`` command (as of ``now``, recorded at ``recorded_at``)."""
         return cls(
             client_order_id=command.client_order_id, strategy_id=command.strategy_id, symbol=command.symbol,
             side=command.side, quantity=command.quantity, created_at=now, order_type=command.order_type,
             limit_price=command.limit_price, stop_price=command.stop_price,
             time_in_force=command.time_in_force, reduce_only=command.reduce_only, updated_at=now,
-            correlation_id=str(command.correlation_id))
+            correlation_id=str(command.correlation_id), recorded_at=recorded_at)
 
 
 _ORDER_FIELDS = tuple(f.name for f in fields(Order))
 
 
 def order_for_signal(signal: SignalGenerated, side: Side, quantity: Decimal, now: datetime, *,
-                     reduce_only: bool = False, time_in_force: TimeInForce = TimeInForce.GTC) -> Order:
+                     reduce_only: bool = False, time_in_force: TimeInForce = TimeInForce.GTC,
+                     recorded_at: datetime | None = None) -> Order:
     """Build the pending order a sized signal asks for; its client order id derives from the signal's id.
 
     An exit whose order type lacks the prices it needs (exits are not price-checked by the contract) goes out
@@ -155,7 +169,7 @@ def order_for_signal(signal: SignalGenerated, side: Side, quantity: Decimal, now
         client_order_id=client_order_id_for(signal.message_id), strategy_id=signal.strategy_id,
         symbol=signal.symbol, side=side, quantity=quantity, created_at=now, order_type=order_type,
         limit_price=limit_price, stop_price=stop_price, time_in_force=time_in_force, reduce_only=reduce_only,
-        updated_at=now, correlation_id=str(signal.correlation_id))
+        updated_at=now, correlation_id=str(signal.correlation_id), recorded_at=recorded_at)
 
 
 def client_order_id_for(cause_message_id: UUID | str, leg: int = 0) -> str:

@@ -2,9 +2,11 @@
 
 The plan says what to record and publish; it never says "send again". Orders the broker has that the store lacks
 (a crash between send and record) are adopted; fills the store has not recorded are applied; submits whose
-outcome was unknown take the broker's answer, and one the broker does not know after ``lost_after`` never reached
-it and is rejected. Anything that cannot be explained (the broker lost an accepted order, fills are missing) is
-listed as a discrepancy for a human, not guessed at.
+outcome was unknown take the broker's answer. An order the broker does not know that was never sent (a crash
+between record and send) is *unsent*: the caller sends it, once. One the broker still does not know ``lost_after``
+after the service last touched it (by its own clock: a replay's event times lie years back) never reached it and
+is rejected. Anything that cannot be explained (the broker lost an accepted order, fills are missing) is listed
+as a discrepancy for a human, not guessed at.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ NEVER_RECEIVED = "the broker never received the order"
 
 @dataclass(frozen=True, slots=True)
 class BrokerView:
-    """What the broker says: its view of orders (open ones and any asked about) and fills, oldest first."""
+    """What the broker says: its view of orders (open ones and any asked about) and its fills since the last
+    reconciliation, oldest first; ``cursor`` is where the next one starts (the broker's own bookmark)."""
 
     orders: Sequence[Order] = ()
     fills: Sequence[Filled] = ()
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,8 @@ class ReconcilePlan:
     events: tuple[OrderEvent, ...] = ()
     still_in_flight: tuple[str, ...] = ()
     discrepancies: tuple[str, ...] = ()
+    unsent: tuple[str, ...] = ()
+    """Recorded orders never sent: send each once (after risk, like any new order)."""
 
 
 @dataclass
@@ -44,10 +50,11 @@ class _Plan:
     events: list[OrderEvent] = field(default_factory=list)
     still_in_flight: list[str] = field(default_factory=list)
     discrepancies: list[str] = field(default_factory=list)
+    unsent: list[str] = field(default_factory=list)
 
     def freeze(self) -> ReconcilePlan:
         return ReconcilePlan(tuple(self.adopt), tuple(self.events), tuple(self.still_in_flight),
-                             tuple(self.discrepancies))
+                             tuple(self.discrepancies), tuple(self.unsent))
 
 
 def reconcile(store_orders: Mapping[str, Order], broker: BrokerView, fill_seen: Callable[[str], bool],
@@ -129,8 +136,10 @@ def _apply_all(order: Order, steps: list[OrderEvent], plan: _Plan) -> Order | No
 def _unknown_to_broker(ours: Order, now: datetime, lost_after: timedelta, plan: _Plan) -> None:
     if not ours.status.is_unanswered:
         plan.discrepancies.append(f"{ours.client_order_id} is {ours.status.value} here but unknown to the broker")
-    elif now - (ours.updated_at or ours.created_at) >= lost_after:
+    elif now - ours.last_touched >= lost_after:
         plan.events.append(Rejected(ours.client_order_id, NEVER_RECEIVED, now))
+    elif ours.status is OrderStatus.PENDING_SUBMIT:
+        plan.unsent.append(ours.client_order_id)
     else:
         plan.still_in_flight.append(ours.client_order_id)
 

@@ -31,7 +31,7 @@ class RiskLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class RiskState:
+class AccountExposure:
     """What the check needs to know about the account at the moment of the order.
 
     ``positions`` are signed per symbol; ``pending_buys``/``pending_sells`` the unfilled quantity of working
@@ -49,7 +49,7 @@ class RiskState:
     halt_reason: str = ""
 
 
-def check_order(order: Order, state: RiskState, limits: RiskLimits, now: datetime) -> str | None:
+def check_order(order: Order, state: AccountExposure, limits: RiskLimits, now: datetime) -> str | None:
     """Return why ``order`` must be rejected, or ``None`` if it passes every check."""
     position = state.positions.get(order.symbol, _ZERO)
     reduces = reduces_position(order.side, order.quantity, position)
@@ -73,7 +73,7 @@ def orders_in_window(times: Sequence[datetime], now: datetime, window: timedelta
     return [t for t in times if start < t <= now]
 
 
-def _check_rate(state: RiskState, limits: RiskLimits, now: datetime) -> str | None:
+def _check_rate(state: AccountExposure, limits: RiskLimits, now: datetime) -> str | None:
     if limits.max_orders_per_window is None:
         return None
     count = len(orders_in_window(state.recent_orders, now, limits.rate_window))
@@ -83,7 +83,7 @@ def _check_rate(state: RiskState, limits: RiskLimits, now: datetime) -> str | No
     return None
 
 
-def _check_size(order: Order, state: RiskState, limits: RiskLimits) -> str | None:
+def _check_size(order: Order, state: AccountExposure, limits: RiskLimits) -> str | None:
     if limits.max_order_quantity is not None and order.quantity > limits.max_order_quantity:
         return f"order quantity {order.quantity} exceeds max {limits.max_order_quantity}"
     if limits.max_order_notional is None:
@@ -97,7 +97,7 @@ def _check_size(order: Order, state: RiskState, limits: RiskLimits) -> str | Non
     return None
 
 
-def _check_position(order: Order, state: RiskState, limits: RiskLimits, position: Decimal) -> str | None:
+def _check_position(order: Order, state: AccountExposure, limits: RiskLimits, position: Decimal) -> str | None:
     if limits.max_position is None:
         return None
     if order.side is Side.BUY:
@@ -110,7 +110,7 @@ def _check_position(order: Order, state: RiskState, limits: RiskLimits, position
     return None
 
 
-def _check_exposure(order: Order, state: RiskState, limits: RiskLimits, position: Decimal) -> str | None:
+def _check_exposure(order: Order, state: AccountExposure, limits: RiskLimits, position: Decimal) -> str | None:
     if limits.max_gross_exposure is None:
         return None
     price = _order_price(order, state)
@@ -123,5 +123,5 @@ def _check_exposure(order: Order, state: RiskState, limits: RiskLimits, position
     return None
 
 
-def _order_price(order: Order, state: RiskState) -> Decimal | None:
+def _order_price(order: Order, state: AccountExposure) -> Decimal | None:
     return order.limit_price or order.stop_price or state.prices.get(order.symbol)

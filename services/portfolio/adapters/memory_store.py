@@ -1,33 +1,41 @@
-"""A ledger store that keeps nothing: the backtester's, where a run starts from scratch and is replayable."""
+"""A ledger store in memory: the backtester's, where a run starts from scratch and nothing must outlive it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 
-from shared.contracts.orders import OrderFilled
+from shared.contracts import BarClosed, Message, OrderFilled
+from shared.messaging.outbox import MemoryOutbox
 
-from ..domain.ledger import Ledger
-from ..domain.positions import PositionUpdate
-from .ledger_store import RiskState
+from ..domain import CurvePoint, KillSwitchState, Ledger, PositionUpdate
+from .store import Announce, StoredState
 
 
 class MemoryLedgerStore:
-    """Apply fills straight to the ledger (it deduplicates by fill id itself) and persist nothing."""
+    """Apply fills straight to the ledger (it deduplicates by fill id itself); keep the outbox in memory."""
+
+    def __init__(self) -> None:
+        self.outbox = MemoryOutbox()
 
     def load(self, starting_cash: Decimal) -> Ledger:
         return Ledger(starting_cash)
 
-    def apply_fill(self, ledger: Ledger, fill: OrderFilled) -> PositionUpdate | None:
-        return ledger.apply_fill(fill)
+    def state(self) -> StoredState:
+        return StoredState()
 
-    def save_marks(self, marks: Mapping[str, Decimal]) -> None:
-        pass
+    def apply_fill(self, ledger: Ledger, fill: OrderFilled, announce: Announce | None = None) -> PositionUpdate | None:
+        update = ledger.apply_fill(fill)
+        if update is not None and announce is not None:
+            self.outbox.enqueue(announce(update))
+        return update
 
-    def load_risk_state(self) -> RiskState:
-        return RiskState()
+    def record_bar(self, bar: BarClosed, point: CurvePoint, kill_switch: KillSwitchState,
+                   owed: Sequence[Message] = ()) -> None:
+        if owed:
+            self.outbox.enqueue(owed)
 
-    def save_risk_state(self, state: RiskState) -> None:
+    def save_kill_switch(self, state: KillSwitchState) -> None:
         pass
 
     def close(self) -> None:

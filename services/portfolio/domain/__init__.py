@@ -1,12 +1,13 @@
 """The portfolio's pure domain: the ledger, equity and performance, risk rules and snapshot values."""
 
-from .equity import DrawdownStats, DrawdownTracker, EquityCurve, drawdown_stats
+from .equity import CurvePoint, DrawdownStats, DrawdownTracker, EquityCurve, drawdown_stats
 from .ledger import COST_QUANTUM, Ledger
 from .performance import PerformanceMetrics, compute_metrics, infer_periods_per_year
 from .positions import ClosedTrade, Fill, Position, PositionUpdate, StrategyPnl
 from .risk import (
     ExitIntent,
     ExitReason,
+    KillSwitchState,
     RiskActions,
     RiskGuard,
     RiskRules,

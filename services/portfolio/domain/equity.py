@@ -28,6 +28,20 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    """One point of an equity curve: epoch microseconds, equity (a float: statistics, not money), in the market."""
+
+    micros: int
+    equity: float
+    in_market: bool
+
+    @classmethod
+    def at(cls, ts: datetime, equity: Decimal, *, in_market: bool) -> CurvePoint:
+        """Return the point for ``equity`` at ``ts``."""
+        return cls((ts - _EPOCH) // _ONE_MICROSECOND, float(equity), in_market)
+
+
 class EquityCurve:
     """Record (time, equity, in-market) points, one per timestamp, in time order."""
 
@@ -48,6 +62,10 @@ class EquityCurve:
         self._micros.append(micros)
         self._equity.append(value)
         self._in_market.append(in_market)
+
+    def add(self, point: CurvePoint) -> None:
+        """Append ``point`` (as ``record`` does)."""
+        self.record(from_micros(point.micros), point.equity, in_market=point.in_market)
 
     def __len__(self) -> int:
         return len(self._micros)

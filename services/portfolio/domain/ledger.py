@@ -55,7 +55,7 @@ class _Episode:
         self.gross_pnl = self.commission = _ZERO
 
 
-class _Book:
+class _Holding:
     __slots__ = ("strategy_id", "symbol", "quantity", "cost", "realized", "commission", "episode")
 
     def __init__(self, strategy_id: str, symbol: str) -> None:
@@ -77,7 +77,7 @@ class Ledger:
         self.starting_cash = Decimal(starting_cash)
         self._cash = self.starting_cash
         self._realized = self._commission = self._traded_notional = _ZERO
-        self._books: dict[tuple[str, str], _Book] = {}
+        self._holdings: dict[tuple[str, str], _Holding] = {}
         self._net: dict[str, Decimal] = {}  # symbol -> account-level quantity, only non-zero
         self._marks: dict[str, Decimal] = {}
         self._applied: set[str] = set()
@@ -99,51 +99,51 @@ class Ledger:
         self._applied.add(fill.fill_id)
         if trade is not None:
             self._trades.append(trade)
-        book = self._books[fill.strategy_id, fill.symbol]
-        return PositionUpdate(fill.fill_id, self._view(book), realized, trade)
+        holding = self._holdings[fill.strategy_id, fill.symbol]
+        return PositionUpdate(fill.fill_id, self._view(holding), realized, trade)
 
     def has_applied(self, fill_id: str) -> bool:
         """Return whether a fill with this id was applied."""
         return fill_id in self._applied
 
     def _apply(self, fill: Fill) -> tuple[Decimal, ClosedTrade | None]:
-        book = self._books.get((fill.strategy_id, fill.symbol)) or self._new_book(fill.strategy_id, fill.symbol)
+        holding = self._holdings.get((fill.strategy_id, fill.symbol)) or self._new_holding(fill.strategy_id, fill.symbol)
         sign = fill.side.sign
         self._cash -= sign * fill.quantity * fill.price + fill.commission
         self._commission += fill.commission
         self._traded_notional += fill.quantity * fill.price
         self._marks.setdefault(fill.symbol, fill.price)  # a fill prices a symbol no bar has marked yet
-        was_open = bool(book.quantity)
-        reducing = was_open and (book.quantity > 0) != (sign > 0)
-        closed_qty = min(fill.quantity, abs(book.quantity)) if reducing else _ZERO
+        was_open = bool(holding.quantity)
+        reducing = was_open and (holding.quantity > 0) != (sign > 0)
+        closed_qty = min(fill.quantity, abs(holding.quantity)) if reducing else _ZERO
         close_commission = _prorate(fill.commission, closed_qty, fill.quantity) if closed_qty else _ZERO
         gross, trade = _ZERO, None
         if closed_qty:
-            gross = self._reduce(book, closed_qty, fill, close_commission)
-            if not book.quantity:
-                trade = self._close_episode(book, fill.ts_event)
+            gross = self._reduce(holding, closed_qty, fill, close_commission)
+            if not holding.quantity:
+                trade = self._close_episode(holding, fill.ts_event)
         if fill.quantity > closed_qty:
-            self._increase(book, fill.quantity - closed_qty, fill, fill.commission - close_commission)
+            self._increase(holding, fill.quantity - closed_qty, fill, fill.commission - close_commission)
         realized = gross - fill.commission
-        book.realized += realized
-        book.commission += fill.commission
+        holding.realized += realized
+        holding.commission += fill.commission
         self._realized += realized
-        self._open += bool(book.quantity) - was_open
+        self._open += bool(holding.quantity) - was_open
         self._move_net(fill.symbol, sign * fill.quantity)
         return realized, trade
 
-    def _new_book(self, strategy_id: str, symbol: str) -> _Book:
-        book = self._books[strategy_id, symbol] = _Book(strategy_id, symbol)
-        return book
+    def _new_holding(self, strategy_id: str, symbol: str) -> _Holding:
+        holding = self._holdings[strategy_id, symbol] = _Holding(strategy_id, symbol)
+        return holding
 
-    def _reduce(self, book: _Book, quantity: Decimal, fill: Fill, commission: Decimal) -> Decimal:
-        held = abs(book.quantity)
-        released = _prorate(book.cost, quantity, held)
-        direction = 1 if book.quantity > 0 else -1
+    def _reduce(self, holding: _Holding, quantity: Decimal, fill: Fill, commission: Decimal) -> Decimal:
+        held = abs(holding.quantity)
+        released = _prorate(holding.cost, quantity, held)
+        direction = 1 if holding.quantity > 0 else -1
         gross = direction * quantity * fill.price - released
-        book.cost -= released
-        book.quantity -= direction * quantity
-        episode = book.episode
+        holding.cost -= released
+        holding.quantity -= direction * quantity
+        episode = holding.episode
         assert episode is not None
         episode.exit_qty += quantity
         episode.exit_notional += quantity * fill.price
@@ -151,24 +151,24 @@ class Ledger:
         episode.commission += commission
         return gross
 
-    def _increase(self, book: _Book, quantity: Decimal, fill: Fill, commission: Decimal) -> None:
-        if not book.quantity:
-            book.episode = _Episode(fill.fill_id, fill.side, fill.ts_event)
-        episode = book.episode
+    def _increase(self, holding: _Holding, quantity: Decimal, fill: Fill, commission: Decimal) -> None:
+        if not holding.quantity:
+            holding.episode = _Episode(fill.fill_id, fill.side, fill.ts_event)
+        episode = holding.episode
         assert episode is not None
-        book.quantity += fill.side.sign * quantity
-        book.cost += fill.side.sign * quantity * fill.price
+        holding.quantity += fill.side.sign * quantity
+        holding.cost += fill.side.sign * quantity * fill.price
         episode.entry_qty += quantity
         episode.entry_notional += quantity * fill.price
         episode.commission += commission
 
-    def _close_episode(self, book: _Book, exit_ts: datetime) -> ClosedTrade:
-        episode = book.episode
+    def _close_episode(self, holding: _Holding, exit_ts: datetime) -> ClosedTrade:
+        episode = holding.episode
         assert episode is not None
-        book.episode = None
+        holding.episode = None
         return ClosedTrade(
-            strategy_id=book.strategy_id,
-            symbol=book.symbol,
+            strategy_id=holding.strategy_id,
+            symbol=holding.symbol,
             side=episode.side,
             quantity=episode.entry_qty,
             entry_ts=episode.opened_at,
@@ -238,9 +238,9 @@ class Ledger:
     def unrealized_pnl(self) -> Decimal:
         """Return market value minus cost basis, summed over open positions."""
         total, marks, exact = _ZERO, self._marks, _EXACT
-        for book in self._books.values():
-            if book.quantity:
-                total = exact.add(total, exact.subtract(exact.multiply(marks[book.symbol], book.quantity), book.cost))
+        for holding in self._holdings.values():
+            if holding.quantity:
+                total = exact.add(total, exact.subtract(exact.multiply(marks[holding.symbol], holding.quantity), holding.cost))
         return total
 
     def gross_exposure(self) -> Decimal:
@@ -261,28 +261,28 @@ class Ledger:
 
     def position(self, strategy_id: str, symbol: str) -> Position | None:
         """Return the position of ``strategy_id`` in ``symbol`` (possibly flat), or ``None`` if it never traded."""
-        book = self._books.get((strategy_id, symbol))
-        return None if book is None else self._view(book)
+        holding = self._holdings.get((strategy_id, symbol))
+        return None if holding is None else self._view(holding)
 
     def positions(self, *, symbol: str | None = None, include_flat: bool = False) -> list[Position]:
         """Return positions sorted by (strategy, symbol): open ones, or all; only ``symbol``'s when given."""
-        books = self._books.values() if include_flat else self._open_books()
-        chosen = (b for b in books if symbol is None or b.symbol == symbol)
+        holdings = self._holdings.values() if include_flat else self._open_holdings()
+        chosen = (b for b in holdings if symbol is None or b.symbol == symbol)
         return [self._view(b) for b in sorted(chosen, key=lambda b: (b.strategy_id, b.symbol))]
 
     def attribution(self) -> list[StrategyPnl]:
         """Return realised and unrealised P&L, exposure and commission per strategy, sorted by strategy id."""
         totals: dict[str, list[Decimal]] = {}
         add, marks = _EXACT.add, self._marks
-        for book in self._books.values():
-            row = totals.get(book.strategy_id)
+        for holding in self._holdings.values():
+            row = totals.get(holding.strategy_id)
             if row is None:
-                row = totals[book.strategy_id] = [_ZERO] * 5
-            row[0] = add(row[0], book.realized)
-            row[4] = add(row[4], book.commission)
-            if book.quantity:
-                value = _EXACT.multiply(book.quantity, marks[book.symbol])
-                row[1] = add(row[1], _EXACT.subtract(value, book.cost))
+                row = totals[holding.strategy_id] = [_ZERO] * 5
+            row[0] = add(row[0], holding.realized)
+            row[4] = add(row[4], holding.commission)
+            if holding.quantity:
+                value = _EXACT.multiply(holding.quantity, marks[holding.symbol])
+                row[1] = add(row[1], _EXACT.subtract(value, holding.cost))
                 row[2] = add(row[2], value.copy_abs())
                 row[3] = add(row[3], value)
         return [StrategyPnl(sid, *row) for sid, row in sorted(totals.items())]
@@ -302,20 +302,20 @@ class Ledger:
         """Return how many distinct fills were applied."""
         return len(self._applied)
 
-    def _open_books(self) -> Iterator[_Book]:
-        return (b for b in self._books.values() if b.quantity)
+    def _open_holdings(self) -> Iterator[_Holding]:
+        return (b for b in self._holdings.values() if b.quantity)
 
-    def _view(self, book: _Book) -> Position:
-        episode = book.episode
+    def _view(self, holding: _Holding) -> Position:
+        episode = holding.episode
         return Position(
-            strategy_id=book.strategy_id,
-            symbol=book.symbol,
-            quantity=book.quantity,
-            average_price=_ROUND.divide(abs(book.cost), abs(book.quantity)) if book.quantity else _ZERO,
-            cost_basis=book.cost,
-            realized_pnl=book.realized,
-            commission=book.commission,
-            market_price=self._marks.get(book.symbol),
+            strategy_id=holding.strategy_id,
+            symbol=holding.symbol,
+            quantity=holding.quantity,
+            average_price=_ROUND.divide(abs(holding.cost), abs(holding.quantity)) if holding.quantity else _ZERO,
+            cost_basis=holding.cost,
+            realized_pnl=holding.realized,
+            commission=holding.commission,
+            market_price=self._marks.get(holding.symbol),
             episode_id=episode.episode_id if episode else None,
             opened_at=episode.opened_at if episode else None,
         )

@@ -55,6 +55,15 @@ class RiskRules:
 
 
 @dataclass(frozen=True, slots=True)
+class KillSwitchState:
+    """What fills cannot rebuild of the risk rules' state: the peak equity and whether (and why) trading halted."""
+
+    peak_equity: Decimal | None = None
+    halted: bool = False
+    halt_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ExitIntent:
     """An order the portfolio wants placed to close a position: market, reduce-only, for its whole size."""
 

@@ -12,11 +12,24 @@ from shared.messaging.errors import TransientError
 from shared.runtime.clock import Clock
 
 
+class _Pages:
+    """The pages of one reply received so far; done once all of them are in."""
+
+    def __init__(self, future: asyncio.Future[list[BarClosed]]) -> None:
+        self.future = future
+        self.pages: dict[int, BarHistoryProvided] = {}
+
+    def add(self, reply: BarHistoryProvided) -> None:
+        self.pages[reply.page] = reply
+        if len(self.pages) == reply.pages and not self.future.done():
+            self.future.set_result([bar for page in sorted(self.pages) for bar in bars_of(self.pages[page])])
+
+
 class HistoryClient:
     """Request bar history as ``requester`` and match replies to requests by their causation id.
 
     The replies arrive through ``on_reply``, the handler of ``BarHistoryProvided`` on the worker's inbox, whose
-    binding carries only the replies addressed to ``requester``.
+    binding carries only the replies addressed to ``requester``; a long history comes in several pages.
     """
 
     def __init__(self, bus: MessageBus, clock: Clock, requester: str, *, count: int, timeout: float) -> None:
@@ -25,7 +38,7 @@ class HistoryClient:
         self.requester = requester
         self.count = count
         self.timeout = timeout
-        self._waiting: dict[UUID, asyncio.Future[BarHistoryProvided]] = {}
+        self._waiting: dict[UUID, _Pages] = {}
 
     async def bars_before(self, symbol: str, before: datetime, timeframe: str | None = None) -> list[BarClosed]:
         """Return up to ``count`` bars of ``symbol`` older than ``before``, oldest first.
@@ -37,31 +50,31 @@ class HistoryClient:
                                     symbol=symbol, timeframe=timeframe, count=self.count, requester=self.requester,
                                     before=before)
         loop = asyncio.get_running_loop()
-        reply = self._waiting[request.message_id] = loop.create_future()
+        reply: asyncio.Future[list[BarClosed]] = loop.create_future()
+        self._waiting[request.message_id] = _Pages(reply)
         # a timer rather than ``wait_for``, which on Python 3.11 can swallow the cancellation of a hand-over
         expiry = loop.call_later(self.timeout, _fail, reply, TransientError(
             f"no history of {symbol} before {before.isoformat()} within {self.timeout}s"))
         try:
             await self.bus.publish(request)
-            provided = await reply
+            return await reply
         finally:
             expiry.cancel()
             self._waiting.pop(request.message_id, None)
-        return bars_of(provided)
 
     async def on_reply(self, reply: BarHistoryProvided) -> None:
         """Hand ``reply`` to the request waiting for it; ignore a reply nobody waits for any more."""
         waiting = self._waiting.get(reply.causation_id) if reply.causation_id is not None else None
-        if waiting is not None and not waiting.done():
-            waiting.set_result(reply)
+        if waiting is not None:
+            waiting.add(reply)
 
     def abandon(self) -> None:
         """Fail every request still waiting (the worker is stopping): their events return to the queue."""
         for waiting in self._waiting.values():
-            _fail(waiting, TransientError("the worker is stopping"))
+            _fail(waiting.future, TransientError("the worker is stopping"))
 
 
-def _fail(waiting: asyncio.Future[BarHistoryProvided], error: Exception) -> None:
+def _fail(waiting: asyncio.Future[list[BarClosed]], error: Exception) -> None:
     if not waiting.done():
         waiting.set_exception(error)
 

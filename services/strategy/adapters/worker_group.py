@@ -20,7 +20,7 @@ from shared.messaging.topology import partition_of
 from shared.runtime.clock import Clock
 
 from ..domain.membership import Membership, owned_partitions
-from ..partitions import OwnedPartition
+from .partitions import OwnedPartition
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class WorkerGroup:
                 if self.inbox is not None:
                     await self.inbox.cancel()
 
-    async def on_fill(self, fill: OrderFilled) -> None:
+    def on_fill(self, fill: OrderFilled) -> None:
         """Apply a fill to the state of its symbol if this worker owns that (warm) symbol; other workers ignore it."""
         partition = self.owned.get(partition_of(fill.symbol, self.bus.topology.partitions))
         if partition is not None:

@@ -7,6 +7,7 @@ from a strategy propagates: that event's intents are dropped and the caller deci
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -17,6 +18,8 @@ from .api import Outbox, SignalIntent, Strategy, StrategyConfig, StrategyContext
 
 ALL_SYMBOLS = "all"
 NO_INTENTS: tuple[SignalIntent, ...] = ()
+FILLS_REMEMBERED = 100_000
+"""Fill ids remembered to drop a repeated fill (a redelivery comes within the broker's prefetch, far fewer)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class StrategyEngine:
         self._outbox = Outbox()
         self._instances: dict[tuple[str, str], Strategy] = {}
         self._routes: dict[str, tuple[Strategy, ...]] = {}
+        self._fills_seen: set[str] = set()
+        self._fill_order: deque[str] = deque()
 
     def on_bar(self, bar: BarClosed) -> tuple[SignalIntent, ...]:
         """Feed a closed bar to every strategy trading its symbol; return the intents they emitted."""
@@ -96,11 +101,21 @@ class StrategyEngine:
         return self._dispatch("on_book", book, self._symbol_instances(book.symbol))
 
     def on_fill(self, fill: OrderFilled) -> tuple[SignalIntent, ...]:
-        """Feed a fill to the instance of ``fill.strategy_id`` for its symbol; ignore fills of other strategies."""
+        """Feed a fill to the instance of ``fill.strategy_id`` for its symbol, once per fill id (delivery is at
+        least once); ignore fills of other strategies."""
         spec = self._specs_by_id.get(fill.strategy_id)
-        if spec is None or not spec.trades(fill.symbol):
+        if spec is None or not spec.trades(fill.symbol) or not self._first_sight(fill.fill_id):
             return NO_INTENTS
         return self._dispatch("on_fill", fill, (self._instance(spec, fill.symbol),))
+
+    def _first_sight(self, fill_id: str) -> bool:
+        if fill_id in self._fills_seen:
+            return False
+        self._fills_seen.add(fill_id)
+        self._fill_order.append(fill_id)
+        if len(self._fill_order) > FILLS_REMEMBERED:
+            self._fills_seen.discard(self._fill_order.popleft())
+        return True
 
     def warm_up(self, bars: Iterable[BarClosed]) -> int:
         """Feed history bars to build indicator state, discarding the signals they produce; return the count."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal, InvalidOperation, localcontext
-from functools import partial
 
 import pytest
 
@@ -13,31 +12,12 @@ from services.execution.adapters.paper import PaperBroker
 from services.execution.domain.orders import OrderStatus, evolve
 from services.portfolio.domain import Ledger, RiskGuard, RiskRules
 from services.portfolio.domain.ledger import _EXACT
-from shared.messaging.bus import direct_call
 from shared.runtime.clock import SimulatedClock
 from tests.factories import T0
 from tests.unit.execution.factories import DAY, bar, order
 from tests.unit.portfolio.helpers import buy, sell
 
 D = Decimal
-
-
-async def handler(message: object, deps: object, extra: object = None) -> None:
-    pass
-
-
-async def two(message: object, first: object, second: object) -> None:
-    pass
-
-
-def test_a_partial_with_the_next_parameters_as_keywords_becomes_a_positional_call() -> None:
-    assert direct_call(partial(two, second=2, first=1)) == (two, (1, 2))
-
-
-@pytest.mark.parametrize("bound", [partial(handler, deps=1), partial(two, first=1), partial(two, 1, second=2),
-                                   partial(two, other=1), handler])
-def test_any_other_handler_is_called_as_it_is(bound: object) -> None:
-    assert direct_call(bound) == (bound, ())
 
 
 def test_decimal_cache_gives_what_decimal_gives_and_stays_bounded() -> None:
@@ -93,7 +73,7 @@ async def test_paper_broker_without_a_file_answers_like_one_with_a_database() ->
         await broker.on_market(bar(T0 + DAY, open="10.10"))
         duplicate = await broker.submit(order())
         answers.append(([o.status for o in await broker.orders(["c-1", "nope"])],
-                        [(f.fill_id, f.price) for f in await broker.fills_since()],
+                        [(f.fill_id, f.price) for f in (await broker.fills_since())[0]],
                         [type(r).__name__ for r in duplicate], await broker.open_orders()))
         await broker.close()
     assert answers[0] == answers[1]

@@ -9,7 +9,7 @@ import pytest
 from services.data.domain import BarHistory
 from services.data.handlers import DataDeps, on_history_request
 from shared.contracts import BarHistoryProvided, Message, RequestBarHistory
-from shared.messaging.errors import PublishFailed
+from shared.messaging.errors import PublishFailed, Unroutable
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
 from shared.runtime.clock import SimulatedClock
@@ -29,11 +29,11 @@ class ReplyBus:
         self.replies.append(message)
 
 
-def deps(bus: object, count: int = 20) -> DataDeps:
+def deps(bus: object, count: int = 20, page_bars: int = 1000) -> DataDeps:
     history = BarHistory(maxlen=50)
     for b in bars(count, "ORCL"):
         history.append(b)
-    return DataDeps(history, feed=None, bus=bus, clock=SimulatedClock(T0), source="data@test")  # type: ignore[arg-type]
+    return DataDeps(history, bus=bus, clock=SimulatedClock(T0), source="data@test", page_bars=page_bars)  # type: ignore[arg-type]
 
 
 def request(**fields) -> RequestBarHistory:  # type: ignore[no-untyped-def]
@@ -71,7 +71,7 @@ async def test_before_the_first_bar_there_is_no_history():
 
 
 async def test_a_reply_whose_requester_is_gone_is_dropped():
-    bus = ReplyBus(PublishFailed("unroutable: no queue bound for 'control.history.w1'"))
+    bus = ReplyBus(Unroutable("unroutable: no queue bound for 'control.history.w1'"))
 
     await on_history_request(request(before=T0 + timedelta(days=5)), deps(bus))
 
@@ -93,3 +93,14 @@ async def test_the_reply_is_routed_to_its_requester_only():
     await on_history_request(request(requester="w2"), deps(bus))
 
     assert [len(bus.queued(f"ns.strategy.inbox.{w}")) for w in ("w1", "w2")] == [0, 1]
+
+
+async def test_a_long_history_comes_in_pages_of_consecutive_bars():
+    bus = ReplyBus()
+    asked = request(count=20)
+
+    await on_history_request(asked, deps(bus, page_bars=7))
+
+    assert [(r.page, r.pages, len(r.bars)) for r in bus.replies] == [(0, 3, 7), (1, 3, 7), (2, 3, 6)]  # type: ignore[attr-defined]
+    assert [v.ts for r in bus.replies for v in r.bars] == [b.ts_event for b in bars(20, "ORCL")]  # type: ignore[attr-defined]
+    assert {r.causation_id for r in bus.replies} == {asked.message_id}

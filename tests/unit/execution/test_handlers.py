@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from services.execution.adapters.order_store import OrderStore
+from services.execution.adapters.sqlite_store import SqliteOrderStore
 from services.execution.adapters.paper import PaperBroker
 from services.execution.bootstrap import bootstrap, matcher_config
 from services.execution.domain.orders import order_for_signal
-from services.execution.settings import ExecutionSettings
+from services.execution.settings import ExecutionSettings, SizingSettings
 from shared.contracts import OrderFilled, OrderRejected, Side
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
@@ -20,11 +20,11 @@ from tests.wiring import start_in_memory, watch
 DAY = timedelta(days=1)
 
 
-async def start_execution():
+async def start_execution(**settings_):
     topo = Topology("unit")
     bus, clock = InMemoryBus(topo, strict=True), SimulatedClock(T0)
-    settings = ExecutionSettings.isolated(instance_id="unit")
-    app = bootstrap(settings, bus=bus, clock=clock, store=OrderStore(), broker=PaperBroker(
+    settings = ExecutionSettings.isolated(instance_id="unit", **settings_)
+    app = bootstrap(settings, bus=bus, clock=clock, store=SqliteOrderStore(), broker=PaperBroker(
         matcher_config(settings), clock=clock))
     await start_in_memory(app, bus)
     seen = await watch(bus, OrderFilled, OrderRejected)
@@ -78,7 +78,7 @@ async def test_an_order_arriving_after_newer_bars_fills_at_the_bar_after_its_sig
 async def test_an_order_recorded_but_never_sent_before_a_crash_is_sent_when_its_signal_returns():
     bus, seen, app = await start_execution()
     long = signal(direction="long", ts_event=T0, ts_init=T0)
-    app.deps.store.record_pending(order_for_signal(long, Side.BUY, Decimal(100), T0))  # then the process died
+    app.deps.store.record(order_for_signal(long, Side.BUY, Decimal(100), T0, recorded_at=T0))  # then it died
 
     await bus.publish(day_bar(0, "10"))
     await bus.publish(long)  # redelivered to the restarted service
@@ -86,3 +86,14 @@ async def test_an_order_recorded_but_never_sent_before_a_crash_is_sent_when_its_
     await bus.drain()
 
     assert [(f.side.value, f.quantity, f.price) for f in seen] == [("buy", 100, Decimal("11"))]
+
+
+async def test_a_signal_that_cannot_be_sized_is_refused_once_however_often_it_is_delivered():
+    bus, seen, app = await start_execution(sizing=SizingSettings(mode="fixed_notional"))
+    unpriced = signal(direction="long", ts_event=T0, ts_init=T0)  # no bar yet, no reference price: no size
+
+    for _ in range(3):
+        await bus.publish(unpriced)
+    await bus.drain()
+
+    assert [(type(m).__name__, "no price" in m.reason) for m in seen] == [("OrderRejected", True)]

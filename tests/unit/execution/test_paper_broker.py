@@ -38,7 +38,7 @@ async def test_client_id_seen_before_is_refused_even_after_the_order_finished() 
     await broker.on_market(bar(T1))
     (rejected,) = await broker.submit(order())
     assert isinstance(rejected, Rejected) and "duplicate" in rejected.reason
-    assert len(await broker.fills_since()) == 1
+    assert len((await broker.fills_since())[0]) == 1
 
 
 async def test_non_market_events_and_quiet_bars_produce_no_reports() -> None:
@@ -84,8 +84,10 @@ async def test_working_orders_fills_and_triggers_survive_a_restart(tmp_path: Pat
                                          volume="10000"))
     assert {(r.client_order_id, r.fill_id, r.price) for r in reports} == {
         ("c-1", "paper-c-1-2", D("10.65")), ("c-2", "paper-c-2-1", D("10.65"))}
-    assert [f.fill_id for f in await after.fills_since()] == ["paper-c-1-1", "paper-c-1-2", "paper-c-2-1"]
-    assert [f.fill_id for f in await after.fills_since(T1 + DAY)] == ["paper-c-1-2", "paper-c-2-1"]
+    fills, cursor = await after.fills_since()
+    assert [f.fill_id for f in fills] == ["paper-c-1-1", "paper-c-1-2", "paper-c-2-1"]
+    assert [f.fill_id for f in (await after.fills_since("1"))[0]] == ["paper-c-1-2", "paper-c-2-1"]
+    assert await after.fills_since(cursor) == ([], cursor)
     await after.close()
 
 

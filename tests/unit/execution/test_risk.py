@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from shared.contracts import OrderType, Side
-from services.execution.domain.risk import RiskLimits, RiskState, check_order, orders_in_window, reduces_position
+from services.execution.domain.risk import RiskLimits, AccountExposure, check_order, orders_in_window, reduces_position
 
 from .factories import T0, order
 
@@ -17,46 +17,46 @@ PRICES = {"ORCL": D(10)}
 def test_order_within_every_limit_passes() -> None:
     limits = RiskLimits(max_order_quantity=D(100), max_order_notional=D(1000), max_position=D(100),
                         max_gross_exposure=D(1000), max_orders_per_window=1)
-    assert check_order(order(), RiskState(prices=PRICES), limits, T0) is None
+    assert check_order(order(), AccountExposure(prices=PRICES), limits, T0) is None
 
 
 def test_order_over_max_quantity_is_refused() -> None:
-    reason = check_order(order(quantity=D(101)), RiskState(), RiskLimits(max_order_quantity=D(100)), T0)
+    reason = check_order(order(quantity=D(101)), AccountExposure(), RiskLimits(max_order_quantity=D(100)), T0)
     assert reason is not None and "quantity 101" in reason
 
 
 def test_order_over_max_notional_is_refused_using_the_limit_price() -> None:
     limit_order = order(order_type=OrderType.LIMIT, limit_price=D(11))
-    reason = check_order(limit_order, RiskState(prices=PRICES), RiskLimits(max_order_notional=D(1000)), T0)
+    reason = check_order(limit_order, AccountExposure(prices=PRICES), RiskLimits(max_order_notional=D(1000)), T0)
     assert reason is not None and "notional 1100" in reason
 
 
 def test_market_order_without_a_known_price_fails_the_notional_check() -> None:
-    assert "no price" in check_order(order(), RiskState(), RiskLimits(max_order_notional=D(1000)), T0)
+    assert "no price" in check_order(order(), AccountExposure(), RiskLimits(max_order_notional=D(1000)), T0)
 
 
 def test_position_limit_counts_working_orders_on_the_same_side() -> None:
     limits = RiskLimits(max_position=D(250))
-    assert check_order(order(), RiskState(positions={"ORCL": D(100)}), limits, T0) is None
-    state = RiskState(positions={"ORCL": D(100)}, pending_buys={"ORCL": D(100)})
+    assert check_order(order(), AccountExposure(positions={"ORCL": D(100)}), limits, T0) is None
+    state = AccountExposure(positions={"ORCL": D(100)}, pending_buys={"ORCL": D(100)})
     assert "position would reach 300" in check_order(order(), state, limits, T0)
 
 
 def test_gross_exposure_limit_adds_the_orders_new_exposure() -> None:
-    state = RiskState(prices=PRICES, gross_exposure=D(9500))
+    state = AccountExposure(prices=PRICES, gross_exposure=D(9500))
     reason = check_order(order(), state, RiskLimits(max_gross_exposure=D(10000)), T0)
     assert reason is not None and "gross exposure would reach 10500" in reason
 
 
 def test_reducing_order_passes_position_and_exposure_limits() -> None:
-    state = RiskState(positions={"ORCL": D(500)}, prices=PRICES, gross_exposure=D(5000))
+    state = AccountExposure(positions={"ORCL": D(500)}, prices=PRICES, gross_exposure=D(5000))
     limits = RiskLimits(max_position=D(100), max_gross_exposure=D(1000))
     assert check_order(order(side=Side.SELL), state, limits, T0) is None
     assert check_order(order(side=Side.BUY), state, limits, T0) is not None
 
 
 def test_halt_refuses_new_risk_but_lets_reducing_orders_through() -> None:
-    state = RiskState(positions={"ORCL": D(100)}, halted=True, halt_reason="drawdown 12%")
+    state = AccountExposure(positions={"ORCL": D(100)}, halted=True, halt_reason="drawdown 12%")
     reason = check_order(order(side=Side.BUY), state, RiskLimits(), T0)
     assert reason is not None and "halted" in reason and "drawdown 12%" in reason
     assert check_order(order(side=Side.SELL, quantity=D(100)), state, RiskLimits(), T0) is None
@@ -64,16 +64,16 @@ def test_halt_refuses_new_risk_but_lets_reducing_orders_through() -> None:
 
 
 def test_reduce_only_order_that_would_grow_the_position_is_refused() -> None:
-    reason = check_order(order(reduce_only=True), RiskState(positions={"ORCL": D(100)}), RiskLimits(), T0)
+    reason = check_order(order(reduce_only=True), AccountExposure(positions={"ORCL": D(100)}), RiskLimits(), T0)
     assert reason is not None and "reduce-only" in reason
 
 
 def test_rate_limit_refuses_once_the_window_is_full_and_frees_up_as_it_slides() -> None:
     limits = RiskLimits(max_orders_per_window=2, rate_window=timedelta(seconds=1))
     recent = (T0 - timedelta(milliseconds=900), T0 - timedelta(milliseconds=100))
-    assert "rate limit" in check_order(order(), RiskState(recent_orders=recent), limits, T0)
+    assert "rate limit" in check_order(order(), AccountExposure(recent_orders=recent), limits, T0)
     later = T0 + timedelta(milliseconds=150)
-    assert check_order(order(), RiskState(recent_orders=recent), limits, later) is None
+    assert check_order(order(), AccountExposure(recent_orders=recent), limits, later) is None
 
 
 def test_orders_in_window_keeps_only_the_last_window() -> None:

@@ -65,7 +65,7 @@ async def test_an_inbox_receives_heartbeats_of_its_group_replies_to_its_worker_a
     bus = InMemoryBus(topology)
     for worker in ("w1", "w2"):
         await bus.declare(inbox_queue(topology, worker, dynamic=True))
-    await bus.declare(topology.queue("portfolio", "fills"))
+    await bus.declare(topology.queue("portfolio", "orders"))
 
     for message in (heartbeat("w2", "strategy"), reply("w2"), reply("w1"), make_fill("s")):
         await bus.publish(message)

@@ -6,8 +6,8 @@ import asyncio
 from datetime import datetime
 
 from services.strategy.domain import StrategyEngine, StrategySpec
-from services.strategy.handlers import StrategyDeps
-from services.strategy.partitions import OwnedPartition
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
+from services.strategy.adapters.partitions import OwnedPartition
 from shared.contracts import BarClosed, Message, SignalGenerated
 from shared.runtime.clock import SimulatedClock
 
@@ -58,7 +58,7 @@ class FakeConsumer:
 
 def partition(engine: StrategyEngine, history: History, bus: RecordingBus | None = None) -> OwnedPartition:
     deps = StrategyDeps(engine, bus or RecordingBus(), SimulatedClock(START), "strategy@test")  # type: ignore[arg-type]
-    owned = OwnedPartition(3, deps, history.fetch)
+    owned = OwnedPartition(3, lambda: deps, history.fetch, MARKET_HANDLERS)
     owned.consumer = FakeConsumer()  # type: ignore[assignment]
     return owned
 

@@ -10,8 +10,8 @@ from services.strategy.adapters import HistoryClient, WorkerGroup
 from services.strategy.domain import StrategySpec
 from services.strategy.domain.membership import owned_partitions
 from services.strategy.domain import StrategyEngine
-from services.strategy.handlers import StrategyDeps
-from services.strategy.partitions import OwnedPartition
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
+from services.strategy.adapters.partitions import OwnedPartition
 from shared.contracts import BarHistoryProvided, BarView, Message, RequestBarHistory, WorkerHeartbeatSent
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import TransientError
@@ -74,8 +74,10 @@ def group(bus: FakeBus, clock: Clock, worker: str = "me") -> WorkerGroup:
     engine_spec = StrategySpec("rec", Recorder, RecorderConfig())
 
     def new_partition(number: int) -> OwnedPartition:
-        deps = StrategyDeps(StrategyEngine([engine_spec]), bus, SimulatedClock(START), worker)  # type: ignore[arg-type]
-        return OwnedPartition(number, deps, lambda *_: asyncio.sleep(0, result=[]))
+        def new_state() -> StrategyDeps:
+            return StrategyDeps(StrategyEngine([engine_spec]), bus, SimulatedClock(START), worker)  # type: ignore[arg-type]
+
+        return OwnedPartition(number, new_state, lambda *_: asyncio.sleep(0, result=[]), MARKET_HANDLERS)
 
     return WorkerGroup(bus, SimulatedClock(START), worker, new_partition,  # type: ignore[arg-type]
                        interval=0.5, timeout=2.0, prefetch=8, monotonic=clock)
@@ -181,7 +183,7 @@ async def test_a_fill_goes_to_the_partition_of_its_symbol_when_owned_here():
     owned = workers.owned[partition_of("ORCL", 16)]
     await owned.handlers()[type(make_bars([1])[0])](make_bars([1])[0])
 
-    await workers.on_fill(make_fill("rec"))
+    workers.on_fill(make_fill("rec"))
 
     assert [kind for kind, _ in owned.deps.engine.instance("rec", "ORCL").seen] == ["bar", "fill"]
 
@@ -206,12 +208,14 @@ async def test_a_lost_connection_drops_every_partitions_state_so_symbols_warm_up
 
 # -- history requests ----------------------------------------------------------------------------------------------
 
-def reply_to(request: RequestBarHistory, closes: list[int]) -> BarHistoryProvided:
-    bars = make_bars(closes)
+def reply_to(request: RequestBarHistory, closes: list[int], page: int = 0, pages: int = 1,
+             first_day: int = 0) -> BarHistoryProvided:
+    bars = make_bars(closes)[first_day:] if first_day else make_bars(closes)
     return BarHistoryProvided.caused_by(
         request, ts_event=START, ts_init=START, source="data@test", symbol=request.symbol, timeframe="1d",
-        requester=request.requester, bars=tuple(BarView(ts=b.ts_event, open=b.open, high=b.high, low=b.low,
-                                                        close=b.close, volume=b.volume) for b in bars))
+        requester=request.requester, page=page, pages=pages,
+        bars=tuple(BarView(ts=b.ts_event, open=b.open, high=b.high, low=b.low, close=b.close, volume=b.volume)
+                   for b in bars))
 
 
 async def test_a_history_request_asks_for_bars_before_the_event_and_returns_the_reply_as_bars():
@@ -228,6 +232,24 @@ async def test_a_history_request_asks_for_bars_before_the_event_and_returns_the_
     assert (request.symbol, request.before, request.count, request.requester, request.timeframe) == (
         "ORCL", day(3), 500, "worker-1", "1d")
     assert [(b.symbol, b.ts_event, b.close) for b in bars] == [("ORCL", day(i), c) for i, c in enumerate([10, 11, 12])]
+
+
+async def test_a_history_in_pages_is_returned_once_every_page_arrived_in_page_order():
+    bus = FakeBus()
+    client = HistoryClient(bus, SimulatedClock(START), "worker-1", count=500, timeout=1)  # type: ignore[arg-type]
+    closes = [10, 11, 12, 13, 14]
+
+    fetching = asyncio.create_task(client.bars_before("ORCL", day(5), "1d"))
+    await asyncio.wait_for(bus.sent.wait(), 1)
+    request = bus.published[0]
+    second = reply_to(request, closes, page=1, pages=2, first_day=3)  # type: ignore[arg-type]
+    first = reply_to(request, closes[:3], page=0, pages=2)  # type: ignore[arg-type]
+    await client.on_reply(second)
+    await asyncio.sleep(0)
+    assert not fetching.done()
+    await client.on_reply(first)
+
+    assert [b.close for b in await fetching] == closes
 
 
 async def test_a_history_request_without_a_reply_in_time_is_a_transient_error():

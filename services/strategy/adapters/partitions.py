@@ -14,27 +14,38 @@ broker then returns every unacked delivery in order *and* activates the next sin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import Any, Protocol
 
 from shared.contracts import BarClosed, Message, OrderFilled
 from shared.messaging.bus import Consumer, Handler
 
-from .domain import StrategyEngine
-from .handlers import MARKET_HANDLERS, StrategyDeps
+from ..domain import StrategyEngine
 
 FetchHistory = Callable[[str, datetime, str | None], Awaitable[list[BarClosed]]]
 """``fetch(symbol, before, timeframe)``: the symbol's bars older than ``before``, oldest first."""
+
+MarketHandlers = Mapping[type[Message], Callable[[Any, Any], Awaitable[None]]]
+"""The service's market handlers, each ``handler(event, deps)``."""
+
+
+class PartitionState(Protocol):
+    """What a partition's handlers work on: at least the engine holding its strategies' state."""
+
+    engine: StrategyEngine
 
 
 class OwnedPartition:
     """Handle the market events of one partition with state of its own, warming each symbol up on first sight."""
 
-    def __init__(self, partition: int, deps: StrategyDeps, fetch: FetchHistory) -> None:
+    def __init__(self, partition: int, new_state: Callable[[], PartitionState], fetch: FetchHistory,
+                 handlers: MarketHandlers) -> None:
         self.partition = partition
-        self.deps = deps
+        self.new_state = new_state
+        self.deps = new_state()
         self.fetch = fetch
+        self.market_handlers = handlers
         self.warm: set[str] = set()
         self.consumer: Consumer | None = None
         self.releasing = False
@@ -43,9 +54,9 @@ class OwnedPartition:
 
     def handlers(self) -> dict[type[Message], Handler]:
         """Return the partition queue's handler table: the strategy's market handlers behind the warm-up guard."""
-        return {message_type: self._guarded(handler) for message_type, handler in MARKET_HANDLERS.items()}
+        return {message_type: self._guarded(handler) for message_type, handler in self.market_handlers.items()}
 
-    def _guarded(self, handler: Callable[[Message, StrategyDeps], Awaitable[None]]) -> Handler:
+    def _guarded(self, handler: Callable[[Any, Any], Awaitable[None]]) -> Handler:
         async def handle(message: Message) -> None:
             await self._admit(message)
             self._idle.clear()
@@ -80,7 +91,7 @@ class OwnedPartition:
     def forget(self) -> None:
         """Drop every symbol's state: the broker connection was lost, so others may have handled events since."""
         self.warm.clear()
-        self.deps = replace(self.deps, engine=StrategyEngine(self.deps.engine.specs))
+        self.deps = self.new_state()
 
     async def release(self) -> None:
         """Give the partition up: finish the event in hand, then return the rest to the queue in order."""

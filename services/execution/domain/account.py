@@ -1,27 +1,28 @@
 """What the execution service knows of the account between orders: positions it filled, orders working, prices.
 
-Pure state, rebuilt at start-up from the order store. Positions come from the service's own fills (it sees
-every fill first), so sizing never waits for a portfolio snapshot; equity for percent and weight sizing comes
-from the latest ``PortfolioSnapshot``.
+Pure state, rebuilt at start-up from the order store and kept in step with it by applying every ``Change`` the
+order lifecycle decides. Positions come from the service's own fills (it sees every fill first), so sizing never
+waits for a portfolio snapshot; equity for percent and weight sizing comes from the latest ``PortfolioSnapshot``.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shared.contracts import OrderType
 
+from .lifecycle import Change
 from .orders import Order
-from .risk import RiskState
+from .risk import AccountExposure
 
 _ZERO = Decimal(0)
 Key = tuple[str, str]  # (strategy id, symbol)
 
 
-class ExecutionBook:
+class ExecutionAccount:
     """Positions by (strategy, symbol), working orders, last prices, equity and the halt flag."""
 
     def __init__(self, rate_window: timedelta = timedelta(seconds=1)) -> None:
@@ -34,18 +35,22 @@ class ExecutionBook:
         self._sent: deque[datetime] = deque()
         self._rate_window = rate_window
 
-    def reset(self, orders: Iterable[Order]) -> None:
-        """Rebuild positions and working orders from every order the store holds (crash recovery is start-up)."""
-        self.positions.clear()
-        self.working.clear()
-        for order in orders:
-            self.track(order, order.filled_quantity)
+    def reset(self, positions: Mapping[Key, Decimal], open_orders: Iterable[Order]) -> None:
+        """Take the positions and open orders the store holds (crash recovery is start-up)."""
+        self.positions = dict(positions)
+        self.working = {order.client_order_id: order for order in open_orders}
 
-    def track(self, order: Order, newly_filled: Decimal = _ZERO) -> None:
-        """Take in ``order`` as it is now, ``newly_filled`` being what filled since it was last seen."""
-        if newly_filled:
+    def track(self, order: Order) -> None:
+        """Take in a newly recorded order."""
+        if not order.is_terminal:
+            self.working[order.client_order_id] = order
+
+    def apply(self, change: Change) -> None:
+        """Take in what one report changed: the order as it is now, the position it moved."""
+        order = change.order
+        if change.filled:
             key = (order.strategy_id, order.symbol)
-            self.positions[key] = self.positions.get(key, _ZERO) + order.side.sign * newly_filled
+            self.positions[key] = self.positions.get(key, _ZERO) + change.position_delta
         if order.is_terminal:
             self.working.pop(order.client_order_id, None)
         else:
@@ -75,7 +80,7 @@ class ExecutionBook:
         while self._sent and now - self._sent[0] > self._rate_window:
             self._sent.popleft()
 
-    def risk_state(self) -> RiskState:
+    def exposure(self) -> AccountExposure:
         """Return the account as pre-trade risk sees it (positions netted per symbol)."""
         net: dict[str, Decimal] = {}
         for (_, symbol), quantity in self.positions.items():
@@ -86,6 +91,6 @@ class ExecutionBook:
             side = buys if order.side.sign > 0 else sells
             side[order.symbol] = side.get(order.symbol, _ZERO) + order.leaves_quantity
         gross = sum((abs(q) * self.prices.get(s, _ZERO) for s, q in net.items()), _ZERO)
-        return RiskState(positions=net, prices=dict(self.prices), gross_exposure=gross, pending_buys=buys,
+        return AccountExposure(positions=net, prices=dict(self.prices), gross_exposure=gross, pending_buys=buys,
                          pending_sells=sells, recent_orders=tuple(self._sent), halted=self.halted,
                          halt_reason=self.halt_reason or "")

@@ -1,0 +1,65 @@
+"""What the messaging layer measures, as an interface: the runtime provides the Prometheus implementation.
+
+A bus is given a ``BusMetrics``; ``NullMetrics`` records nothing and is the backtester's fast path (the
+dispatcher skips timing for it). Each counter is looked up by its label values (message type, outcome, reason).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Counter(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class Gauge(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+    def dec(self, amount: float = 1) -> None: ...
+    def set(self, value: float) -> None: ...
+
+
+class Histogram(Protocol):
+    def observe(self, amount: float) -> None: ...
+
+
+class LabelledCounter(Protocol):
+    def __call__(self, *values: str) -> Counter: ...
+
+
+class LabelledHistogram(Protocol):
+    def __call__(self, *values: str) -> Histogram: ...
+
+
+class BusMetrics(Protocol):
+    """The bus's counters, histograms and gauges (see ``shared.runtime.metrics`` for their meaning)."""
+
+    consumed: LabelledCounter
+    published: LabelledCounter
+    publish_failures: LabelledCounter
+    dead_lettered: LabelledCounter
+    handler_duration: LabelledHistogram
+    confirm_latency: Histogram
+    in_flight: Gauge
+    broker_connected: Gauge
+
+
+class _NullMetric:
+    def inc(self, amount: float = 1) -> None: ...
+    def dec(self, amount: float = 1) -> None: ...
+    def set(self, value: float) -> None: ...
+    def observe(self, amount: float) -> None: ...
+
+
+_NULL = _NullMetric()
+
+
+def _null(*_: str) -> _NullMetric:
+    return _NULL
+
+
+class NullMetrics:
+    """Metrics that record nothing."""
+
+    consumed = published = publish_failures = dead_lettered = handler_duration = staticmethod(_null)
+    confirm_latency = in_flight = broker_connected = _NULL
