@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit integration check bench clean
+.PHONY: install run test unit integration check lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "tradebus needs Python 3.11 or newer" >&2; exit 1; }
@@ -33,14 +33,19 @@ check: install  ## static checks of the deployment files; needs docker-compose a
 	$(BIN)/kubernetes-validate --strict --quiet $(filter-out deploy/k8s/rabbitmq-cluster.yaml deploy/k8s/strategy-autoscaling.yaml deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 	$(BIN)/pytest -q tests/deploy -m "not integration"
 
+lint: install  ## ruff on the tree, mypy --strict on shared/ and every domain/, the import contracts (pyproject.toml)
+	$(BIN)/ruff check shared services tools bench tests deploy
+	$(BIN)/mypy --strict shared services/data/domain services/strategy/domain services/execution/domain services/portfolio/domain
+	$(BIN)/lint-imports
+
 unit: install
-	$(BIN)/pytest -q tests/unit tests/contract -k "not amqp" -m "not integration"
+	$(BIN)/pytest -q tests/unit tests/parity tests/contract -k "not amqp" -m "not integration"
 
 integration: install
 	$(BIN)/pytest -q -m integration
 
 bench: install  ## long benchmarks; figures go to docs/benchmarks.md
-	$(BIN)/python bench/bus_overhead.py
+	$(BIN)/python -m bench.bus_overhead
 
 clean:
 	rm -rf $(VENV) .pytest_cache var

@@ -13,14 +13,15 @@ Each run of each engine is a fresh subprocess, so start-up is paid every time an
 (``ru_maxrss`` of that child, from ``wait4``) is the engine's own. Speed is bars per second of the engine loop
 (backtrader: ``cerebro.run()``, which loads the CSV; tradebus: the replay loop, which parses it); the wall time
 of the whole process is reported too. The trade lists (entry and exit times and prices), the open position and
-the final value must agree, or the script exits 1.
+the final value must agree, or the script exits 1. ``--quick`` first runs the script's own tests
+(``bench/test_backtest_vs_backtrader.py``: the comparison and the tradebus side) and stops if one fails.
 
 Usage::
 
-    pip install -r bench/requirements.txt          # backtrader, into the environment that runs this script
+    pip install -e ".[bench]"                      # backtrader, into the environment that runs this script
     python bench/backtest_vs_backtrader.py                       # 1,000,000 bars, 3 runs per engine
     python bench/backtest_vs_backtrader.py --bars 200000 --runs 5
-    python bench/backtest_vs_backtrader.py --quick               # smoke run: 20,000 bars, 1 run
+    python bench/backtest_vs_backtrader.py --quick               # smoke run: its own tests, then 20,000 bars, 1 run
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ GOAL_RATIO = 10.0
 MEMORY_GOAL_MB = 300
 PRICE_TOLERANCE = Decimal("1e-9")
 VALUE_TOLERANCE = Decimal("0.01")  # backtrader keeps cash in floats
+INSTALL_BENCH = 'pip install -e ".[bench]"'
 TIE_DECIMALS = 9
 """Backtrader's SMAs are floats: two averages that are exactly equal (a tie: no cross) can differ by 1e-14 and
 cross. Rounded to 9 decimals they compare exactly for prices of up to 6 decimals (distinct averages then differ
@@ -76,7 +78,7 @@ def backtrader_worker(data: Path, stdstats: bool = False) -> dict[str, Any]:
     try:
         import backtrader as bt
     except ImportError:
-        raise SystemExit("backtrader is not installed: pip install -r bench/requirements.txt") from None
+        raise SystemExit(f"backtrader is not installed: {INSTALL_BENCH}") from None
 
     class Rounded(bt.Indicator):  # type: ignore[misc]
         lines = ("value",)
@@ -224,13 +226,22 @@ def report(runs: dict[str, list[Run]], bars: int) -> float:
     return ratio
 
 
+def self_check() -> int:
+    """Run the script's own tests (``bench/test_backtest_vs_backtrader.py``); return pytest's exit status."""
+    import pytest
+
+    tests = Path(__file__).with_name("test_backtest_vs_backtrader.py")
+    return int(pytest.main(["-q", "-p", "no:cacheprovider", str(tests)]))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the comparison; return 1 when the engines trade differently."""
+    """Run the comparison; return 1 when the engines trade differently (or, with ``--quick``, a self-test fails)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000, help="one-minute bars in the file")
     parser.add_argument("--seed", type=int, default=7, help="seed of the random walk")
     parser.add_argument("--runs", type=int, default=3, help="runs per engine (the median is reported)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 20,000 bars, 1 run")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: the script's own tests, then 20,000 bars, 1 run")
     parser.add_argument("--stdstats", action="store_true",
                         help="run backtrader with its default observers (cash/value, trades, buy/sell marks)")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -240,9 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(WORKERS[args.worker](args.data, args.stdstats)))
         return 0
     if importlib.util.find_spec("backtrader") is None:
-        print("backtrader is not installed here: pip install -r bench/requirements.txt", file=sys.stderr)
+        print(f"backtrader is not installed here: {INSTALL_BENCH}", file=sys.stderr)
         return 2
     if args.quick:
+        if self_check() != 0:
+            print("the bench's own tests failed", file=sys.stderr)
+            return 1
         args.bars, args.runs = 20_000, 1
     data = data_file(args.bars, args.seed)
     print(f"{args.bars:,} one-minute bars, seed {args.seed}: {data}"

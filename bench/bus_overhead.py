@@ -40,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, DeliveryMode
+from aio_pika.abc import AbstractIncomingMessage
 from prometheus_client import CollectorRegistry
 
 from shared.contracts import BarClosed, encode
@@ -49,9 +49,10 @@ from shared.messaging.bus import Subscription
 from shared.messaging.topology import QueueSpec, Topology
 from shared.runtime.metrics import PrometheusBusMetrics
 
+from .raw_publisher import CONFIRM_TIMEOUT, confirm_channel, publish_json
+
 LOCAL_BROKER = "amqp://guest:guest@localhost:5672/"
 CONNECT_TIMEOUT = 10.0
-CONFIRM_TIMEOUT = 10.0
 GOAL = 0.90
 BAR_OPEN = datetime(2024, 3, 1, 14, 30, tzinfo=timezone.utc)
 PRICES = {"open": Decimal("125.31"), "high": Decimal("125.88"), "low": Decimal("125.02"), "close": Decimal("125.64")}
@@ -113,7 +114,7 @@ class RawSide:
 
     async def open(self, topology: Topology, spec: QueueSpec) -> None:
         self.connection = await aio_pika.connect_robust(self.config.url, timeout=CONNECT_TIMEOUT)
-        publishing = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        publishing = await confirm_channel(self.connection)
         self.exchange = await publishing.get_exchange(topology.exchange("market"), ensure=False)
         self.routing_key = topology.address(make_bar())[1]
         self.consuming = await self.connection.channel(publisher_confirms=False)
@@ -123,9 +124,7 @@ class RawSide:
 
     async def publish(self) -> None:
         payload = {**self.template, "message_id": str(uuid.uuid4()), "ts_init": time.time()}
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        message = aio_pika.Message(body, content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT)
-        await self.exchange.publish(message, self.routing_key, mandatory=True, timeout=CONFIRM_TIMEOUT)
+        await publish_json(self.exchange, self.routing_key, payload)
 
     async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
         payload = json.loads(incoming.body)
@@ -232,7 +231,7 @@ async def run_phase(side: Side, count: int, config: Config, rate: float | None =
     published_at = time.perf_counter()
     try:
         await asyncio.wait_for(tally.done.wait(), config.timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise BenchFailed(f"{side.name}: {count - len(tally.seen)} of {count} messages never arrived") from None
     seconds = max(published_at, tally.finished_at) - started
     return tally, Throughput(count, seconds, time.process_time() - cpu_started)

@@ -39,31 +39,31 @@ from pathlib import Path
 
 import pika
 
-from services.strategy.domain import Strategy, StrategyConfig
-from tools.suite.processes import ServiceProcess, free_port, health
+from services.strategy.domain import Strategy, StrategyParams
 from shared.contracts import BarClosed
 from shared.messaging.topology import Topology, partition_of
+from tools.suite.processes import ServiceProcess, free_port, health, process_env
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/"
 SIGNAL_EVERY = 100
 
 
-class BusyConfig(StrategyConfig):
+class BusyParams(StrategyParams):
     """How much work ``BusyStrategy`` does per bar."""
 
     work: int = 50_000
 
 
-class BusyStrategy(Strategy[BusyConfig]):
+class BusyStrategy(Strategy[BusyParams]):
     """Spend a fixed amount of CPU on every bar (a linear congruential walk), and signal every 100th bar."""
 
-    def __init__(self, config: BusyConfig, context) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(config, context)
+    def __init__(self, params: BusyParams, context) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(params, context)
         self.bars = 0
         self.state = 1
 
     def on_bar(self, bar: BarClosed) -> None:
-        self.state = busy(self.state, self.config.work)
+        self.state = busy(self.state, self.params.work)
         self.bars += 1
         if self.bars % SIGNAL_EVERY == 0:
             self.long() if self.bars % (2 * SIGNAL_EVERY) else self.exit()
@@ -109,11 +109,7 @@ class Cluster:
         self.processes: list[ServiceProcess] = []
 
     def env(self, service: str, port: int, extra: dict[str, str]) -> dict[str, str]:
-        prefix = f"TRADEBUS_{service.upper()}_"
-        env = dict(os.environ, AMQP_URL=self.url, PYTHONUNBUFFERED="1", **{
-            f"{prefix}NAMESPACE": self.topology.namespace, f"{prefix}METRICS_PORT": str(port),
-            f"{prefix}METRICS_HOST": "127.0.0.1", f"{prefix}LOG_JSON": "false"})
-        return env | {prefix + key: value for key, value in extra.items()}
+        return process_env(self.url, self.topology.namespace, service, port, extra)
 
     async def spawn(self, service: str, extra: dict[str, str]) -> ServiceProcess:
         port = free_port()

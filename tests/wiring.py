@@ -24,5 +24,6 @@ async def watch(bus: InMemoryBus, *types: type[Message]) -> list[Message]:
         seen.append(message)
 
     topo = bus.topology
-    await bus.subscribe(Subscription(topo.service_queue("test", "watch", topo.bind(*types)), {t: record for t in types}))
+    queue = topo.service_queue("test", "watch", topo.bind(*types))
+    await bus.subscribe(Subscription(queue, {t: record for t in types}))
     return seen

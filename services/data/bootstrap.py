@@ -41,7 +41,8 @@ def build_feed(settings: DataSettings, on_bad_row=None) -> MergedFeed:  # type: 
 def feed_key(settings: DataSettings) -> str:
     """Return the name a replay's position is kept under: where it replays to, and what decides which events it
     replays, in order."""
-    return json.dumps({"namespace": settings.namespace, "csv": [str(path.resolve()) for path in settings.csv_paths], "symbols": settings.symbols,
+    return json.dumps({"namespace": settings.namespace, "csv": [str(path.resolve()) for path in settings.csv_paths],
+                       "symbols": settings.symbols,
                        "timeframe": settings.timeframe, "synthetic": settings.synthetic_symbols,
                        "bars": settings.synthetic_bars, "seed": settings.seed}, sort_keys=True)
 
@@ -87,4 +88,5 @@ def bootstrap(settings: DataSettings, *, bus: MessageBus | None = None, clock: C
     return ServiceApp("data", bus, shared_subscriptions(bus.topology, "data", SUBSCRIPTIONS, deps, settings.prefetch),
                       tasks=[replay_feed], on_stop=[close], registry=registry, declare_suite=True,
                       health_details=lambda: {"published": replay.published, "replay_done": replay.done,
-                                              "resumed_from": replay.resumed_from}, deps=replay)
+                                              "resumed_from": replay.resumed_from,
+                                              "position": replay.resumed_from + replay.published}, deps=replay)

@@ -18,19 +18,23 @@ class DataSettings(ServiceSettings):
 
     service_name: str = "data"
     metrics_port: int = Field(9101, ge=0, le=65535)
-    csv_paths: tuple[Path, ...] = Field((), description="CSV files of bars to replay; empty with synthetic_symbols=() replays nothing.")
+    csv_paths: tuple[Path, ...] = Field(
+        (), description="CSV files of bars to replay; empty with synthetic_symbols=() replays nothing.")
     symbols: tuple[str, ...] = Field((), description="Symbol of each CSV file, in order (required with csv_paths).")
     timeframe: str = Field("1d", description="Timeframe label of the replayed bars.")
     synthetic_symbols: tuple[str, ...] = Field((), description="Symbols of the seeded synthetic bar generator.")
     synthetic_bars: int = Field(1000, ge=1, description="Bars per synthetic symbol.")
     seed: int = Field(7, description="Seed of the synthetic generator.")
-    speed: float = Field(0.0, ge=0, description="Replay pace: 0 as fast as possible, else event time scaled by this factor.")
+    speed: float = Field(
+        0.0, ge=0, description="Replay pace: 0 as fast as possible, else event time scaled by this factor.")
     tz: str = Field("UTC", description="Time zone of naive timestamps in the files.")
-    columns: dict[str, str] = Field(default_factory=dict, description="Column mapping overrides, e.g. {\"close\": \"Last\"}.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Column mapping overrides, e.g. {\"close\": \"Last\"}.")
     bad_rows: Literal["skip", "reject"] = Field("skip", description="Skip (and report) or reject (stop) on a bad row.")
     state_dir: Path = Field(Path("var/data"), description="Where the replay position and the bar history are kept.")
     history_bars: int = Field(100_000, ge=1, description="Bars kept per symbol and timeframe to answer history "
                               "requests (warm-ups); they must reach back further than the replay runs ahead of "
                               "its slowest strategy worker.")
     start_delay_s: float = Field(0.0, ge=0, description="Wait before replaying, so consumers can bind first.")
-    max_wait_s: float | None = Field(None, gt=0, description="Cap on one pacing wait (skips weekends in real-time replays).")
+    max_wait_s: float | None = Field(
+        None, gt=0, description="Cap on one pacing wait (skips weekends in real-time replays).")

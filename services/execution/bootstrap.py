@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
 from shared.messaging.bus import MessageBus
+from shared.messaging.errors import PublishFailed
 from shared.messaging.subscriptions import shared_subscriptions
 from shared.runtime.clock import Clock, LiveClock
 from shared.runtime.service import ServiceApp, make_amqp_bus
 
-from .adapters.broker import Broker
+from .adapters.broker import Broker, BrokerUnavailable
 from .adapters.paper import PaperBroker
 from .adapters.sqlite_store import SqliteOrderStore
 from .adapters.store import OrderStore
@@ -23,6 +25,8 @@ from .domain.sizing import SizingMode, SizingPolicy
 from .handlers import SUBSCRIPTIONS
 from .order_flow import OrderFlow
 from .settings import ExecutionSettings
+
+log = logging.getLogger(__name__)
 
 
 def matcher_config(settings: ExecutionSettings) -> MatcherConfig:
@@ -71,7 +75,10 @@ def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clo
     async def reconcile_forever() -> None:
         while True:
             await asyncio.sleep(settings.reconcile_interval_s)
-            await flow.recover()
+            try:
+                await flow.recover()
+            except (PublishFailed, BrokerUnavailable) as error:  # what is owed stays owed: the next round sends it
+                log.warning("reconciliation deferred: %s", error)
 
     async def close() -> None:
         await broker.close()

@@ -66,7 +66,8 @@ class ExecutionSettings(ServiceSettings):
 
     service_name: str = "execution"
     metrics_port: int = Field(9103, ge=0, le=65535)
-    state_dir: Path = Field(Path("var/execution"), description="Where the order store and paper broker keep SQLite files.")
+    state_dir: Path = Field(Path("var/execution"),
+                            description="Where the order store and paper broker keep SQLite files.")
     sizing: SizingSettings = SizingSettings()
     risk: RiskSettings = RiskSettings()
     paper: PaperSettings = PaperSettings()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import partial
 
 from prometheus_client import CollectorRegistry
 
 from shared.contracts import StreamPositions
 from shared.messaging.bus import MessageBus
+from shared.messaging.errors import PublishFailed
 from shared.messaging.subscriptions import shared_subscriptions
 from shared.runtime.clock import Clock, LiveClock
 from shared.runtime.service import ServiceApp, make_amqp_bus
@@ -18,6 +20,8 @@ from .adapters.metrics import PortfolioGauges
 from .domain import DrawdownTracker, EquityCurve, RiskGuard, RiskRules
 from .handlers import SUBSCRIPTIONS, PortfolioDeps, publish_owed, publish_snapshot
 from .settings import PortfolioSettings
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clock: Clock | None = None,
@@ -44,7 +48,10 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
     async def publish_snapshots() -> None:
         while True:
             await asyncio.sleep(settings.snapshot_interval_s)
-            await publish_snapshot(deps)
+            try:
+                await publish_snapshot(deps)
+            except PublishFailed as error:  # the next tick sends a newer one
+                log.warning("snapshot not published: %s", error)
 
     def health() -> dict[str, object]:
         ledger = deps.ledger
@@ -56,5 +63,6 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
         store.close()
 
     subscriptions = shared_subscriptions(bus.topology, "portfolio", SUBSCRIPTIONS, deps, settings.prefetch)
-    return ServiceApp("portfolio", bus, subscriptions, tasks=[publish_snapshots], on_start=[partial(publish_owed, deps)],
+    return ServiceApp("portfolio", bus, subscriptions, tasks=[publish_snapshots],
+                      on_start=[partial(publish_owed, deps)],
                       on_stop=[close_store], registry=registry, health_details=health, deps=deps, declare_suite=True)

@@ -20,7 +20,10 @@ class PortfolioSettings(ServiceSettings):
     metrics_port: int = Field(9104, ge=0, le=65535)
     state_dir: Path = Field(Path("var/portfolio"), description="Where the SQLite ledger lives.")
     starting_cash: Decimal = Field(Decimal(100000), gt=0)
-    max_drawdown: Decimal | None = Field(None, gt=0, lt=1, description="Kill switch: flatten and halt beyond this drawdown.")
-    stop_loss: Decimal | None = Field(None, gt=0, lt=1, description="Exit a position losing this fraction of its entry value.")
-    take_profit: Decimal | None = Field(None, gt=0, description="Exit a position gaining this fraction of its entry value.")
+    max_drawdown: Decimal | None = Field(
+        None, gt=0, lt=1, description="Kill switch: flatten and halt beyond this drawdown.")
+    stop_loss: Decimal | None = Field(
+        None, gt=0, lt=1, description="Exit a position losing this fraction of its entry value.")
+    take_profit: Decimal | None = Field(
+        None, gt=0, description="Exit a position gaining this fraction of its entry value.")
     snapshot_interval_s: float = Field(5.0, gt=0, description="Publish a PortfolioSnapshot at least this often.")

@@ -16,14 +16,14 @@ from shared.runtime.service import ServiceApp, make_amqp_bus
 from .adapters import HistoryClient, WorkerGroup
 from .adapters.partitions import OwnedPartition
 from .adapters.worker_group import GROUP
-from .domain import StrategyEngine, StrategySpec, build_spec
+from .domain import LoadedStrategy, StrategyEngine, prepare_strategy
 from .handlers import MARKET_HANDLERS, SUBSCRIPTIONS, StrategyDeps
 from .settings import StrategySettings
 
 
-def build_specs(settings: StrategySettings) -> tuple[StrategySpec, ...]:
+def build_specs(settings: StrategySettings) -> tuple[LoadedStrategy, ...]:
     """Return the specs of every strategy the settings name."""
-    return tuple(build_spec(s.id, s.name, s.params, s.symbols) for s in settings.strategies)
+    return tuple(prepare_strategy(s.id, s.name, s.params, s.symbols) for s in settings.strategies)
 
 
 def build_engine(settings: StrategySettings) -> StrategyEngine:

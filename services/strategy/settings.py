@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from shared.runtime.settings import ServiceSettings
 
 
-class StrategyEntry(BaseModel):
+class StrategySpec(BaseModel):
     """One strategy to run: a registry name or ``package.module:Class``, its parameters and symbols."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -34,8 +34,8 @@ class StrategySettings(ServiceSettings):
 
     service_name: str = "strategy"
     metrics_port: int = Field(9102, ge=0, le=65535)
-    strategies: tuple[StrategyEntry, ...] = Field(
-        (StrategyEntry(id="sma_cross", name="sma_cross", params={"fast": "10", "slow": "30"}),),
+    strategies: tuple[StrategySpec, ...] = Field(
+        (StrategySpec(id="sma_cross", name="sma_cross", params={"fast": "10", "slow": "30"}),),
         description="Strategies to run, e.g. [{\"id\":\"s1\",\"name\":\"sma_cross\",\"params\":{\"fast\":\"10\"}}].")
     membership: Literal["auto", "static", "dynamic"] = Field(
         "auto", description="static: own every partition; dynamic: share them with the namespace's other workers.")

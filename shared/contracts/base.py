@@ -65,7 +65,7 @@ class Message(BaseModel):
     source: str = Field(min_length=1, max_length=128)
 
     @classmethod
-    def caused_by(cls, cause: "Message", **fields: Any) -> Self:
+    def caused_by(cls, cause: Message, **fields: Any) -> Self:
         """Build a message caused by ``cause``: same correlation id, causation id set to the cause's id."""
         return cls(correlation_id=cause.correlation_id, causation_id=cause.message_id, **fields)
 

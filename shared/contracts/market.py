@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import Command, Event, Price, PositiveQuantity, Quantity, Symbol, UtcDatetime
+from .base import Command, Event, PositiveQuantity, Price, Quantity, Symbol, UtcDatetime
 
 StreamSequence = Annotated[int | None, Field(None, ge=1, description=(
     "Position of the event in its stream (source, type, symbol, timeframe), counted from 1 by its publisher. "

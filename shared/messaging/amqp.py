@@ -49,10 +49,12 @@ from .errors import InvalidMessage, Outcome, PublishFailed, Unroutable
 from .metrics import BusMetrics, NullMetrics
 from .topology import DLQ_ARGUMENTS, QueueSpec, Topology
 from .urls import redact_url, with_heartbeat
+from .wire import tolerate_bad_timestamps
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+tolerate_bad_timestamps()
 
 
 class BrokerUnreachable(Exception):
@@ -61,7 +63,7 @@ class BrokerUnreachable(Exception):
 
 def retry_backoff(tries: int) -> float:
     """Return the pause before try number ``tries + 1`` of a failed step: 50 ms doubling, at most 2 s."""
-    return min(0.05 * 2 ** (max(tries, 1) - 1), 2.0)
+    return min(0.05 * 2.0 ** (max(tries, 1) - 1), 2.0)
 
 
 class AmqpBus(MessageBus):
@@ -187,7 +189,7 @@ class AmqpBus(MessageBus):
         except DeliveryError as error:
             self.metrics.publish_failures(type_name, "nacked").inc()
             raise PublishFailed(f"broker nacked {routing_key!r} on {exchange!r}") from error
-        except asyncio.TimeoutError as error:
+        except TimeoutError as error:
             self.metrics.publish_failures(type_name, "timeout").inc()
             raise PublishFailed(f"no confirm for {routing_key!r} within {self.confirm_timeout}s") from error
         except CONNECTION_EXCEPTIONS as error:

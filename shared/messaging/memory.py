@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -27,7 +27,6 @@ from .dispatch import ACK, Dispatcher, Verdict, dead_letter_headers
 from .errors import InvalidMessage, Outcome, Unroutable
 from .metrics import BusMetrics, NullMetrics
 from .topology import PARTITION_HEADER, QueueSpec, Topology
-
 
 _ROUTING_SYMBOL = Message.routing_symbol
 
@@ -82,12 +81,12 @@ Entry = tuple["_Queue", "Message | None", "Route | Delivery"]
 @dataclass(eq=False)
 class _Queue:
     spec: QueueSpec
-    consumer: "_MemoryConsumer | None" = None
+    consumer: _MemoryConsumer | None = None
     parked: deque[Delivery] = field(default_factory=deque)
 
 
 class _MemoryConsumer(Consumer):
-    def __init__(self, bus: "InMemoryBus", queue: _Queue, dispatcher: Dispatcher) -> None:
+    def __init__(self, bus: InMemoryBus, queue: _Queue, dispatcher: Dispatcher) -> None:
         self.bus = bus
         self.queue = queue
         self.dispatcher = dispatcher
@@ -306,8 +305,13 @@ class InMemoryBus(MessageBus):
         if verdict.outcome is Outcome.ACK:
             return
         if verdict.outcome is Outcome.RETRY:
-            self._ready.appendleft((queue, delivery.message, delivery))
-        elif verdict.outcome is Outcome.DEAD_LETTER:
+            if delivery.attempts < queue.spec.delivery_limit:
+                self._ready.appendleft((queue, delivery.message, delivery))
+                return
+            # no broker to wait for in one process: an unconfirmed publish counts like any failure here
+            verdict = replace(verdict, outcome=Outcome.DEAD_LETTER,
+                              reason=f"delivery limit {delivery.attempts} reached; last error {verdict.reason}")
+        if verdict.outcome is Outcome.DEAD_LETTER:
             delivery.headers = dead_letter_headers(verdict, queue.spec.name, delivery.exchange, delivery.routing_key,
                                                    delivery.attempts, delivery.headers)
             self.dead_letters[queue.spec.name].append(delivery)
@@ -348,7 +352,7 @@ class InMemoryBus(MessageBus):
 def _record(message: Message | None, origin: Route | Delivery, attempts: int = 0) -> Delivery:
     """Return the ``Delivery`` of a ready entry, making one for a first delivery (delivered ``attempts`` times)."""
     if origin.__class__ is Delivery:
-        return origin  # type: ignore[return-value]
+        return origin
     assert message is not None
     exchange, routing_key, _ = origin  # type: ignore[misc]
     return Delivery(message, exchange, routing_key, message.type, attempts=attempts)

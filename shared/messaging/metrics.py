@@ -34,14 +34,22 @@ class LabelledHistogram(Protocol):
 class BusMetrics(Protocol):
     """The bus's counters, histograms and gauges (see ``shared.runtime.metrics`` for their meaning)."""
 
-    consumed: LabelledCounter
-    published: LabelledCounter
-    publish_failures: LabelledCounter
-    dead_lettered: LabelledCounter
-    handler_duration: LabelledHistogram
-    confirm_latency: Histogram
-    in_flight: Gauge
-    broker_connected: Gauge
+    @property
+    def consumed(self) -> LabelledCounter: ...
+    @property
+    def published(self) -> LabelledCounter: ...
+    @property
+    def publish_failures(self) -> LabelledCounter: ...
+    @property
+    def dead_lettered(self) -> LabelledCounter: ...
+    @property
+    def handler_duration(self) -> LabelledHistogram: ...
+    @property
+    def confirm_latency(self) -> Histogram: ...
+    @property
+    def in_flight(self) -> Gauge: ...
+    @property
+    def broker_connected(self) -> Gauge: ...
 
 
 class _NullMetric:
@@ -61,5 +69,7 @@ def _null(*_: str) -> _NullMetric:
 class NullMetrics:
     """Metrics that record nothing."""
 
-    consumed = published = publish_failures = dead_lettered = handler_duration = staticmethod(_null)
-    confirm_latency = in_flight = broker_connected = _NULL
+    def __init__(self) -> None:
+        self.consumed = self.published = self.publish_failures = self.dead_lettered = _null
+        self.handler_duration = _null
+        self.confirm_latency = self.in_flight = self.broker_connected = _NULL

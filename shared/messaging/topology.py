@@ -4,7 +4,7 @@ Exchanges (all durable)::
 
     {ns}.market       topic    market events      routing key  market.<bar|trade|quote|book>.<symbol>
     {ns}.signal       topic    strategy signals   routing key  signal.generated.<symbol>
-    {ns}.command      topic    commands           routing key  command.<submit_order|cancel_order|request_history>.<symbol>
+    {ns}.command      topic    commands           routing key  command.<submit_order|cancel_order|request_history>.<sym>
     {ns}.order        topic    order events       routing key  order.<accepted|rejected|...|filled>.<symbol>
     {ns}.portfolio    topic    portfolio events   routing key  portfolio.<kind>.<symbol or ~>
     {ns}.control      topic    control plane      routing key  control.heartbeat.<group> | control.history.<requester>
@@ -286,8 +286,9 @@ class Topology:
 
     def headers_for(self, message: Message) -> dict[str, Any]:
         """Return routing headers the publisher must set (the market partition of market events)."""
-        if ROUTES[type(message)][0] == "market":
-            return {PARTITION_HEADER: partition_of(message.routing_symbol(), self.partitions)}
+        symbol = message.routing_symbol()
+        if ROUTES[type(message)][0] == "market" and symbol is not None:  # every market event has a symbol
+            return {PARTITION_HEADER: partition_of(symbol, self.partitions)}
         return {}
 
     # -- queues ------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from shared.contracts import Message
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def resend_backoff(tries: int) -> float:
     """Return the pause before resending a failed publish for the ``tries``-th time: 0.1 s doubling, at most 5 s."""
-    return min(0.1 * 2 ** (tries - 1), 5.0)
+    return min(0.1 * 2.0 ** (tries - 1), 5.0)
 
 
 @dataclass(eq=False)
@@ -62,7 +63,7 @@ class PublishWindow:
         await self._recover_if_failed()
         sent = _Sent(message)
         sent.task = asyncio.ensure_future(self._publish(message))
-        sent.task.add_done_callback(lambda task, sent=sent: self._finished(sent, task))
+        sent.task.add_done_callback(partial(self._finished, sent))
         self._sent.append(sent)
 
     async def flush(self) -> None:

@@ -38,7 +38,8 @@ class PrometheusBusMetrics:
         self.registry = registry
         self.service = service
         self.consumed = _Cached(Counter(
-            "tradebus_events_consumed_total", "Messages consumed, by type and outcome (ack, retry, dead_letter, crash).",
+            "tradebus_events_consumed_total",
+            "Messages consumed, by type and outcome (ack, retry, dead_letter, crash).",
             ["service", "type", "outcome"], registry=registry), service)
         self.published = _Cached(Counter(
             "tradebus_events_published_total", "Messages published and confirmed by the broker, by type.",

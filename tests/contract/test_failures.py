@@ -10,7 +10,7 @@ import pytest
 from shared.contracts import BarClosed, Message, TradeTicked, encode
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import ErrorPolicy, FatalError, InvalidMessage, TransientError
-from shared.messaging.topology import QueueSpec
+from shared.messaging.topology import PARTITION_HEADER, QueueSpec, partition_of
 
 from .harness import TIMEOUT, BusHarness, Recorder, bar, service_queue, trade
 
@@ -185,3 +185,86 @@ async def test_crash_stops_consuming_and_leaves_the_message_for_the_restarted_se
     assert handler.calls == published[:1]
     left = await harness.after_crash(spec, 2)
     assert [letter.message_id for letter in left] == [m.message_id for m in published]
+
+
+QUEUE_KINDS = ("shared", "single_active", "per_instance")
+
+
+def queue_of(harness: BusHarness, kind: str) -> tuple[QueueSpec, dict[str, int]]:
+    """Return a queue of ``kind`` receiving ORCL bars, and the headers a raw publish needs to reach it."""
+    topo = harness.topology
+    if kind == "shared":
+        return bars_queue(harness), {}
+    if kind == "single_active":
+        partition = partition_of("ORCL", topo.partitions)
+        return topo.partition_queue(partition), {PARTITION_HEADER: partition}
+    return topo.instance_queue("contract", "inbox", "w1", topo.bind(BarClosed)), {}
+
+
+@pytest.mark.parametrize("kind", QUEUE_KINDS)
+async def test_poison_is_dead_lettered_with_its_reason_on_every_kind_of_queue_and_consuming_goes_on(
+        harness: BusHarness, kind: str) -> None:
+    spec, headers = queue_of(harness, kind)
+    doomed, good = bar(seq=0), bar(seq=1)
+    handler = Failing(TransientError("quote service down"), times=1)  # fails on the first message it sees only
+    always = Failing(TransientError("still down"))
+    handled = Recorder()
+
+    async def route(message: Message) -> None:
+        target = always if message.message_id == doomed.message_id else handler
+        await target(message)
+        if target is handler:
+            await handled(message)
+
+    await harness.bus.subscribe(Subscription(spec, {BarClosed: route}))
+    exchange, routing_key = harness.topology.address_of("BarClosed", "ORCL")
+    await harness.bus.publish_raw(exchange, routing_key, b'{"type": "BarClosed", "symbol": ', type_name="BarClosed",
+                                  headers=headers)
+    await harness.bus.publish(doomed)
+    await harness.bus.publish(good)
+
+    assert await handled.wait_for(1) == [good]
+    undecodable, exhausted = await harness.dead_letters(spec, 2)
+    assert "Invalid JSON" in undecodable.headers["x-error"]
+    assert exhausted.message_id == doomed.message_id
+    assert f"delivery limit {spec.delivery_limit} reached" in exhausted.headers["x-error"]
+    assert {undecodable.headers["x-failed-queue"], exhausted.headers["x-failed-queue"]} == {spec.name}
+    assert always.calls == [doomed] * spec.delivery_limit
+
+
+async def test_a_failing_message_is_retried_with_a_growing_pause_not_at_once(harness: BusHarness) -> None:
+    if harness.kind == "memory":
+        pytest.skip("the in-memory bus retries in place at once: it has no clock to wait on and no broker to spin")
+    spec = bars_queue(harness)
+    stamps: list[float] = []
+
+    async def failing(message: Message) -> None:
+        stamps.append(asyncio.get_running_loop().time())
+        raise TransientError("down")
+
+    await harness.bus.subscribe(Subscription(spec, {BarClosed: failing}))
+    await harness.bus.publish(bar())
+    await harness.dead_letters(spec, 1)
+
+    pauses = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+    assert len(pauses) == spec.delivery_limit - 1
+    assert all(pause >= 0.04 for pause in pauses) and pauses[-1] > pauses[0], pauses
+
+
+async def test_a_consumer_whose_worker_dies_stops_the_service_instead_of_stalling_its_queue(
+        harness: BusHarness) -> None:
+    if harness.kind == "memory":
+        pytest.skip("the in-memory bus runs handlers in its caller's task: an escaping error reaches the caller")
+    spec = bars_queue(harness)
+
+    class WorkerKiller(BaseException):
+        """Not an ``Exception``: no verdict is made of it, it ends the task that runs the handler."""
+
+    async def escapes(_: Message) -> None:
+        raise WorkerKiller("a handler that kills its worker task")
+
+    await harness.bus.subscribe(Subscription(spec, {BarClosed: escapes}))
+    await harness.bus.publish(bar())
+
+    with pytest.raises(WorkerKiller, match="kills its worker"):
+        await asyncio.wait_for(harness.bus.fatal, TIMEOUT)

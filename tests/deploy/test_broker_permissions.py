@@ -12,12 +12,12 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker, ProbableAccessDeniedError
 
 from deploy.broker_access import INBOXES, SERVICES, consumed_queues, inbox_prefix
-from shared.messaging.topology import PUBLISHERS
 from shared.contracts import CancelOrder, OrderFilled, RequestBarHistory, SubmitOrder
 from shared.messaging.topology import (
     MARKET_PARTITIONS,
     PARTITION_HEADER,
     PER_INSTANCE_TYPES,
+    PUBLISHERS,
     ROUTES,
     partition_of,
 )

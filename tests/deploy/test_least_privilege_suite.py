@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from deploy.broker_access import SERVICES
+from tests.paths import ORCL_SAMPLE as ORCL
 from tools.suite.processes import ServiceProcess, SuiteOptions, Supervisor, health, plan
 
 from .throwaway_broker import ThrowawayBroker, throwaway_broker
 
 pytestmark = pytest.mark.integration
 
-ORCL = Path(__file__).parents[1] / "fixtures" / "orcl-1995-2014.csv"
 BARS = 300  # enough for sma_cross(10, 30) to trade a few times
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import ORCL_SAMPLE as ORCL
 from tools.suite.processes import ServiceProcess, SuiteOptions, Supervisor, health, plan
 from tools.suite.run import reset
 
 from .support import alert_exprs, dashboard_exprs, exported_names, metric_names
 
-ORCL = Path(__file__).parents[1] / "fixtures" / "orcl-1995-2014.csv"
 BARS = 300
 
 RABBITMQ_METRICS = {

@@ -1,4 +1,4 @@
-"""A consumer process for the process-level tests: ``python _consumer_process.py URL NAMESPACE MODE``.
+"""A consumer process for the process-level tests: ``python _consumer_process.py URL NAMESPACE MODE STATE_DIR``.
 
 It runs a one-queue service through ``run_service`` (so signals and exit codes are the real ones) and reports
 on stdout, one line per event, what its BarClosed handler does:
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -73,12 +74,12 @@ def builder(mode: str):  # noqa: ANN201 - returns run_service's build callable
     return build
 
 
-def main(url: str, namespace: str, mode: str) -> int:
+def main(url: str, namespace: str, mode: str, state_dir: str) -> int:
     settings = ServiceSettings(service_name="contract", amqp_url=url, namespace=namespace,
                                delivery_limit=DELIVERY_LIMIT, metrics_host="127.0.0.1", metrics_port=0,
-                               log_json=False, prefetch=16)
+                               log_json=False, prefetch=16, state_dir=Path(state_dir))
     return asyncio.run(run_service(builder(mode), settings))
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -24,12 +23,11 @@ import pika
 
 from services.data.bootstrap import build_feed
 from services.data.settings import DataSettings
-from services.strategy.domain import StrategyEngine, build_spec
-from tools.suite.processes import free_port, health
-from tools.suite.processes import ServiceProcess
+from services.strategy.domain import StrategyEngine, prepare_strategy
 from shared.contracts import BarClosed
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.topology import Topology, partition_of
+from tools.suite.processes import ServiceProcess, free_port, health, process_env
 
 STRATEGY_ID = "sma"
 PARAMS = {"fast": "3", "slow": "8"}
@@ -59,7 +57,7 @@ def expected_signals(symbols: Sequence[str], bars: int) -> list[SignalSeen]:
     The ids are those ``publish_signals`` gives them, derived from each bar's deterministic id.
     """
     feed = build_feed(data_settings(symbols, bars))
-    engine = StrategyEngine([build_spec(STRATEGY_ID, "sma_cross", PARAMS, ())])
+    engine = StrategyEngine([prepare_strategy(STRATEGY_ID, "sma_cross", PARAMS, ())])
     seen = []
     for bar in feed.iter_messages():
         assert isinstance(bar, BarClosed)
@@ -175,11 +173,7 @@ class ScaledSuite:
         self._files: list[Any] = []
 
     def _env(self, service: str, port: int, extra: dict[str, str]) -> dict[str, str]:
-        prefix = f"TRADEBUS_{service.upper()}_"
-        env = dict(os.environ, AMQP_URL=self.url, PYTHONUNBUFFERED="1")
-        env |= {f"{prefix}NAMESPACE": self.topology.namespace, f"{prefix}METRICS_PORT": str(port),
-                f"{prefix}METRICS_HOST": "127.0.0.1", f"{prefix}LOG_JSON": "false"}
-        return env | {prefix + key: value for key, value in extra.items()}
+        return process_env(self.url, self.topology.namespace, service, port, extra)
 
     async def _spawn(self, service: ServiceProcess) -> None:
         log = (self.logs / f"{service.name}.log").open("ab")

@@ -4,6 +4,7 @@ exits 70 and its message goes to the restarted service."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import aio_pika
 import pytest
 
 from shared.contracts import BarClosed, Message
@@ -18,6 +20,8 @@ from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
 from shared.messaging.topology import QueueSpec, Topology
 from shared.runtime.service import EXIT_FATAL, EXIT_OK
+
+from ._consumer_process import DELIVERY_LIMIT
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +53,9 @@ class ConsumerProcess:
         self._log_reader = asyncio.create_task(self._read_logs())
 
     @classmethod
-    async def start(cls, url: str, namespace: str, mode: str) -> ConsumerProcess:
+    async def start(cls, url: str, namespace: str, mode: str, state_dir: Path) -> ConsumerProcess:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, str(HELPER), url, namespace, mode, stdin=asyncio.subprocess.PIPE,
+            sys.executable, str(HELPER), url, namespace, mode, str(state_dir), stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         return cls(process)
 
@@ -125,12 +129,13 @@ async def broker(broker_url: str, topology: Topology, pytestconfig: pytest.Confi
 
 
 @pytest.fixture
-async def spawn(broker_url: str, namespace: str) -> AsyncIterator[Spawn]:
-    """Start helper processes in a mode; kill any still running at the end of the test."""
+async def spawn(broker_url: str, namespace: str, tmp_path: Path) -> AsyncIterator[Spawn]:
+    """Start helper processes in a mode (one service restarted: the same state directory); kill any still running
+    at the end of the test."""
     started: list[ConsumerProcess] = []
 
     async def start(mode: str) -> ConsumerProcess:
-        process = await ConsumerProcess.start(broker_url, namespace, mode)
+        process = await ConsumerProcess.start(broker_url, namespace, mode, tmp_path / "state")
         started.append(process)
         return process
 
@@ -203,3 +208,43 @@ async def test_unexpected_error_on_the_order_path_exits_70_and_the_restarted_ser
                                                             f"handled {after.message_id}"]
     restarted.signal(signal.SIGTERM)
     assert await restarted.exit_code() == EXIT_OK, restarted.log_text
+
+
+async def test_a_message_that_crashes_the_service_every_time_is_dead_lettered_with_the_reason_after_the_limit(
+        broker: AmqpBus, topology: Topology, spawn: Spawn, broker_url: str) -> None:
+    poison, after = bar(0), bar(1)
+    await broker.publish(poison)
+    await broker.publish(after)
+
+    for _ in range(DELIVERY_LIMIT):
+        crashed = await spawn("crash")
+        assert await crashed.report() == f"started {poison.message_id}"
+        assert await crashed.exit_code() == EXIT_FATAL, crashed.log_text
+    restarted = await spawn("record")
+
+    assert await restarted.report() == f"handled {after.message_id}"
+    restarted.signal(signal.SIGTERM)
+    assert await restarted.exit_code() == EXIT_OK, restarted.log_text
+    [letter] = await dead_letters(broker_url, bars_queue(topology).dlq, 1)
+    assert json.loads(letter.body)["message_id"] == str(poison.message_id)
+    assert f"crashed the service on each of {DELIVERY_LIMIT} attempts" in letter.headers["x-error"]
+    assert "unexpected error handling" in letter.headers["x-error"]
+    assert letter.headers["x-attempts"] == DELIVERY_LIMIT
+
+
+async def dead_letters(url: str, queue: str, count: int) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        dlq = await channel.get_queue(queue, ensure=False)
+        letters = []
+        async with asyncio.timeout(TIMEOUT):
+            while len(letters) < count:
+                letter = await dlq.get(no_ack=True, fail=False)
+                if letter is None:
+                    await asyncio.sleep(0.05)
+                    continue
+                letters.append(letter)
+        return letters
+    finally:
+        await connection.close()

@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.strategy.domain import StrategyEngine, StrategySpec
-from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
 from services.strategy.adapters.partitions import OwnedPartition
+from services.strategy.domain import LoadedStrategy, StrategyEngine
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
 from shared.contracts import BarClosed, Message
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
@@ -22,7 +22,7 @@ from shared.messaging.topology import Topology, partition_of
 from shared.runtime.clock import SimulatedClock
 from tests.conftest import delete_namespace
 from tests.factories import T0, bars
-from tests.unit.strategy.sample_strategies import Recorder, RecorderConfig
+from tests.unit.strategy.sample_strategies import Recorder, RecorderParams
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ class SignalCounter:
 
 
 def worker(signals: SignalCounter) -> OwnedPartition:
-    engine = StrategyEngine([StrategySpec("rec", Recorder, RecorderConfig(long_at=0))])  # a signal per bar
+    engine = StrategyEngine([LoadedStrategy("rec", Recorder, RecorderParams(long_at=0))])  # a signal per bar
     deps = StrategyDeps(engine, signals, SimulatedClock(T0), "test")  # type: ignore[arg-type]
 
     async def no_history(*_: object) -> list[BarClosed]:

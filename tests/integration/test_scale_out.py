@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,7 @@ import pytest
 from shared.messaging.topology import Topology, partition_of
 from tests.conftest import delete_namespace
 
-from ._scaled_suite import (ScaledSuite, SignalCollector, SignalSeen, expected_signals, per_symbol,
-                            probe_symbols)
+from ._scaled_suite import ScaledSuite, SignalCollector, SignalSeen, expected_signals, per_symbol, probe_symbols
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +49,11 @@ def expected() -> list[SignalSeen]:
     return expected_signals(SYMBOLS, BARS)
 
 
-@pytest.fixture
-async def scaled(broker_url: str, topology: Topology,
-                tmp_path: Path) -> AsyncIterator[tuple[ScaledSuite, SignalCollector]]:
-    suite = ScaledSuite(broker_url, topology, SYMBOLS, BARS, tmp_path)
+@asynccontextmanager
+async def running(broker_url: str, topology: Topology, symbols: tuple[str, ...], bars: int,
+                  logs: Path) -> AsyncIterator[tuple[ScaledSuite, SignalCollector]]:
+    """Yield a suite replaying ``bars`` bars of ``symbols`` and a collector of its signals; clean up after."""
+    suite = ScaledSuite(broker_url, topology, symbols, bars, logs)
     collector = SignalCollector(broker_url, topology)
     await collector.start()
     try:
@@ -60,8 +61,14 @@ async def scaled(broker_url: str, topology: Topology,
     finally:
         await collector.close()
         await suite.stop()
-        queues = set(topology.durable_queue_names())
-        delete_namespace(broker_url, topology, queues)
+        delete_namespace(broker_url, topology, set(topology.durable_queue_names()) | {collector.queue_name})
+
+
+@pytest.fixture
+async def scaled(broker_url: str, topology: Topology,
+                 tmp_path: Path) -> AsyncIterator[tuple[ScaledSuite, SignalCollector]]:
+    async with running(broker_url, topology, SYMBOLS, BARS, tmp_path) as suite_and_collector:
+        yield suite_and_collector
 
 
 async def replay_to_the_end(suite: ScaledSuite, collector: SignalCollector, expected: list[SignalSeen],
@@ -161,16 +168,8 @@ worker that is killed and replaced, and the replacement must still warm up from 
 @pytest.fixture
 async def long_replay(broker_url: str, topology: Topology,
                       tmp_path: Path) -> AsyncIterator[tuple[ScaledSuite, SignalCollector]]:
-    suite = ScaledSuite(broker_url, topology, LONG_SYMBOLS, LONG_BARS, tmp_path)
-    collector = SignalCollector(broker_url, topology)
-    await collector.start()
-    try:
-        yield suite, collector
-    finally:
-        await suite.stop()
-        await collector.close()
-        queues = set(topology.durable_queue_names()) | {collector.queue_name}
-        await asyncio.to_thread(delete_namespace, broker_url, topology, queues)
+    async with running(broker_url, topology, LONG_SYMBOLS, LONG_BARS, tmp_path) as suite_and_collector:
+        yield suite_and_collector
 
 
 async def test_a_worker_killed_again_and_again_mid_replay_loses_no_signal(long_replay):

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tools.suite.processes import ServiceProcess, SuiteOptions, run_suite
-from tools.suite.processes import health
+from shared.messaging.topology import Topology
+from tests.paths import ORCL_SAMPLE as ORCL
+from tools.suite.processes import ServiceProcess, SuiteOptions, health, run_suite
 from tools.suite.progress import settled
 from tools.suite.run import reset
-from shared.messaging.topology import Topology
 
-ORCL = Path(__file__).parents[1] / "fixtures" / "orcl-1995-2014.csv"
-BACKTEST_FINAL_VALUE = Decimal("102646.0652")  # tests/backtest/test_orcl_parity.py: the backtester's result
+BACKTEST_FINAL_VALUE = Decimal("102646.0652")  # tests/parity/test_backtest.py: the backtester's result
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +61,6 @@ async def test_four_processes_over_rabbitmq_reach_the_backtest_final_value(optio
     assert portfolio["positions"] == {"sma_cross/ORCL": "100"}
 
 
-@pytest.mark.xfail(strict=False, reason="known issue: since the data replay publishes with a window, a restarted "
-                   "execution sometimes ends with fewer fills (its paper broker's window of recent bars is in memory "
-                   "only); tracked in the issue notes")
 async def test_killing_portfolio_and_execution_mid_replay_loses_nothing_and_applies_no_fill_twice(options):
     async def crash_twice(processes: list[ServiceProcess]) -> None:
         await fills_reach(processes, 40)

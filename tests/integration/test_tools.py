@@ -15,15 +15,15 @@ from pathlib import Path
 import pika
 import pytest
 
-from tools.cli import main
 from shared.contracts import Message, OrderFilled
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import InvalidMessage
-from shared.messaging.topology import QueueSpec, Topology
 from shared.messaging.metrics import NullMetrics
+from shared.messaging.topology import QueueSpec, Topology
 from tests.conftest import delete_namespace
 from tests.factories import fill as a_fill
+from tools.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +35,11 @@ class DeadLetterSignal(NullMetrics):
     """Metrics that set ``done`` once the bus has dead-lettered ``expected`` messages (each one confirmed)."""
 
     def __init__(self, expected: int) -> None:
+        super().__init__()
         self.expected = expected
         self.count = 0
         self.done = asyncio.Event()
-
-    def dead_lettered(self, *_: str) -> DeadLetterSignal:
-        return self
+        self.dead_lettered = lambda *_: self
 
     def inc(self, *_: object) -> None:
         self.count += 1

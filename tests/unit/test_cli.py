@@ -9,13 +9,13 @@ from pathlib import Path
 import pika
 import pytest
 
+from shared.contracts import encode
+from shared.messaging.topology import Topology
+from tests.factories import fill
 from tools import cli
 from tools.cli import main
-from shared.contracts import encode
-from shared.messaging.topology import SUITE, Topology
 from tools.ops.dlq import DeadLetter, dlq_name, known_dead_letter_queues
 from tools.ops.tail import TailedEvent
-from tests.factories import fill
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas"
 

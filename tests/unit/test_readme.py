@@ -3,12 +3,10 @@
 import json
 import re
 import sys
-from pathlib import Path
 
+from tests.paths import ORCL_SAMPLE as SAMPLE
+from tests.paths import ROOT
 from tools.cli import main
-
-ROOT = Path(__file__).parents[2]
-SAMPLE = ROOT / "services" / "data" / "samples" / "orcl-1995-2014.csv"
 
 
 def test_the_readme_breakout_strategy_backtests(tmp_path, monkeypatch, capsys):

@@ -12,12 +12,12 @@ from shared.messaging.bus import Subscription
 from shared.messaging.context import current_correlation_id
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
+from shared.messaging.urls import redact_url
 from shared.runtime.clock import LiveClock, SimulatedClock
 from shared.runtime.http import ObservabilityServer
 from shared.runtime.logs import JsonFormatter
 from shared.runtime.metrics import PrometheusBusMetrics
 from shared.runtime.service import ServiceApp, ServiceRunner
-from shared.messaging.urls import redact_url
 from shared.runtime.settings import ServiceSettings
 from tests.factories import bar
 

@@ -4,7 +4,14 @@ import pytest
 
 from shared.contracts import MESSAGE_TYPES, BarClosed, OrderFilled, PortfolioSnapshot, TradeTicked
 from shared.messaging.memory import topic_matches
-from shared.messaging.topology import MARKET_PARTITIONS, REDELIVERY_BACKSTOP, ROUTES, Topology, partition_of, symbol_token
+from shared.messaging.topology import (
+    MARKET_PARTITIONS,
+    REDELIVERY_BACKSTOP,
+    ROUTES,
+    Topology,
+    partition_of,
+    symbol_token,
+)
 from tests.factories import T0, bar, fill
 
 

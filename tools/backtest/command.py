@@ -9,7 +9,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from services.strategy.domain import StrategyConfigError, UnknownStrategy, build_spec, parse_params
+from services.strategy.domain import StrategyParamsError, UnknownStrategy, parse_params, prepare_strategy
 from tools.errors import ToolError
 
 from .engine import BacktestConfig, run_backtest
@@ -59,8 +59,8 @@ def config_from(args: argparse.Namespace) -> BacktestConfig:
             raise ToolError(f"no such data file: {path}")
     try:
         params = parse_params(args.param)
-        build_spec(args.strategy, args.strategy, params)  # fail here, with a clear message, not mid-run
-    except (UnknownStrategy, StrategyConfigError, TypeError) as error:
+        prepare_strategy(args.strategy, args.strategy, params)  # fail here, with a clear message, not mid-run
+    except (UnknownStrategy, StrategyParamsError, TypeError) as error:
         raise ToolError(str(error)) from None
     return BacktestConfig(data=tuple(args.data), symbols=tuple(symbols), strategy=args.strategy, params=params,
                           timeframe=args.timeframe, quantity=args.quantity, cash=args.cash,

@@ -5,7 +5,7 @@ The data service replays the file; after each market event the bus is drained, s
 simulated clock follows the data. Nothing here is a shortcut: a backtest is the suite, minus the network.
 
 Speed comes from the composition, not from skipping handlers: the order store and the paper broker keep their
-books in dicts instead of SQLite, the portfolio persists nothing, a replay feed is read synchronously (no
+records in dicts instead of SQLite, the portfolio persists nothing, a replay feed is read synchronously (no
 ``await`` per bar to get the next one), and the journal of unconsumed events keeps only its last
 ``JOURNAL_LENGTH`` entries.
 """
@@ -38,7 +38,7 @@ from services.portfolio.domain import ClosedTrade, EquityCurve, Ledger, Performa
 from services.portfolio.handlers import PortfolioDeps
 from services.portfolio.settings import PortfolioSettings
 from services.strategy.bootstrap import bootstrap as strategy_bootstrap
-from services.strategy.settings import StrategyEntry, StrategySettings
+from services.strategy.settings import StrategySettings, StrategySpec
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import QueueSpec, Topology
 from shared.runtime.clock import SimulatedClock
@@ -83,6 +83,7 @@ class BacktestResult:
     metrics: PerformanceMetrics
     curve: EquityCurve
     fills: int
+    fill_ids: frozenset[str] = frozenset()
     loop_seconds: float = 0.0
     """Wall time of the replay loop alone (reading the data included; start-up and summary excluded)."""
 
@@ -94,7 +95,7 @@ def build_suite(config: BacktestConfig, bus: InMemoryBus, clock: SimulatedClock)
         csv_paths=config.data, symbols=config.symbols, timeframe=config.timeframe, bad_rows="reject", **common),
         bus=bus, clock=clock, history=BarHistory(HISTORY_BARS), positions=NoPositions())
     strategy = strategy_bootstrap(StrategySettings.isolated(
-        strategies=(StrategyEntry(id=config.strategy, name=config.strategy, params=config.params),), **common),
+        strategies=(StrategySpec(id=config.strategy, name=config.strategy, params=config.params),), **common),
         bus=bus, clock=clock)
     execution_settings = ExecutionSettings.isolated(
         sizing=SizingSettings(quantity=config.quantity),
@@ -171,4 +172,4 @@ def summarise(bars: int, ledger: Ledger, curve: EquityCurve, loop_seconds: float
     metrics = compute_metrics(curve, trades, traded_notional=ledger.traded_notional())
     return BacktestResult(bars=bars, final_value=ledger.equity(), cash=ledger.cash, trades=trades,
                           open_positions=tuple(ledger.positions()), metrics=metrics, curve=curve,
-                          fills=ledger.fill_count, loop_seconds=loop_seconds)
+                          fills=ledger.fill_count, fill_ids=ledger.fill_ids(), loop_seconds=loop_seconds)

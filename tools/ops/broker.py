@@ -12,7 +12,6 @@ from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosedByBroke
 
 from shared.messaging.urls import redact_url
 from shared.runtime.settings import DEFAULT_AMQP_URL
-
 from tools.errors import ToolError
 
 NOT_FOUND = 404

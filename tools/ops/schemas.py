@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shared.contracts import MESSAGE_TYPES, Message
-
 from tools.errors import ToolError
 
 DEFAULT_SCHEMA_DIR = Path("schemas")

@@ -21,9 +21,9 @@ from pika.exceptions import ChannelClosedByBroker
 from pika.spec import Basic
 
 from shared.messaging.topology import Topology
+from tools.errors import ToolError
 
 from .broker import NOT_FOUND, connect, resolve_url
-from tools.errors import ToolError
 from .options import add_broker_options, positive_int
 
 ENVELOPE_FIELDS = frozenset({"message_id", "type", "schema_version", "ts_event", "ts_init", "correlation_id",

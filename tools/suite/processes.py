@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import urllib.error
-import urllib.request
 import signal
 import socket
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +21,8 @@ SERVICES = ("portfolio", "execution", "strategy", "data")
 needed for correctness, only for a tidy log)."""
 
 MAX_RESTARTS = 5
+"""Restarts in a row of a service that never became ready in between, before the suite gives up (a crash loop:
+a bad setting, a broken strategy); a service that crashes after it was ready is restarted however often."""
 
 
 @dataclass(frozen=True)
@@ -49,27 +51,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def service_env(options: SuiteOptions, service: str, port: int) -> dict[str, str]:
-    """Return the environment one service process runs with (settings come from the environment only)."""
+def process_env(url: str, namespace: str, service: str, port: int, settings: Mapping[str, str] | None = None, *,
+                log_json: bool = False) -> dict[str, str]:
+    """Return the environment of one service process: the broker, the namespace, /health on ``port`` and
+    ``settings`` (names without the ``TRADEBUS_<SERVICE>_`` prefix); settings come from the environment only."""
     prefix = f"TRADEBUS_{service.upper()}_"
-    env = dict(os.environ, AMQP_URL=options.amqp_url, PYTHONUNBUFFERED="1")
-    env |= {f"{prefix}NAMESPACE": options.namespace, f"{prefix}METRICS_PORT": str(port),
-            f"{prefix}METRICS_HOST": "127.0.0.1", f"{prefix}LOG_JSON": str(options.log_json).lower()}
+    env = dict(os.environ, AMQP_URL=url, PYTHONUNBUFFERED="1")
+    env |= {f"{prefix}NAMESPACE": namespace, f"{prefix}METRICS_PORT": str(port), f"{prefix}METRICS_HOST": "127.0.0.1",
+            f"{prefix}LOG_JSON": str(log_json).lower()}
+    return env | {prefix + key: value for key, value in (settings or {}).items()}
+
+
+def service_env(options: SuiteOptions, service: str, port: int) -> dict[str, str]:
+    """Return the environment one service of the suite runs with."""
+    settings: dict[str, str] = {}
     if service == "data":
-        env |= {f"{prefix}STATE_DIR": str(options.state_dir / "data"),
-                f"{prefix}CSV_PATHS": json.dumps([str(p) for p in options.data]),
-                f"{prefix}SYMBOLS": json.dumps(list(options.symbols)), f"{prefix}TIMEFRAME": options.timeframe,
-                f"{prefix}SPEED": str(options.speed)}
+        settings = {"STATE_DIR": str(options.state_dir / "data"),
+                    "CSV_PATHS": json.dumps([str(p) for p in options.data]),
+                    "SYMBOLS": json.dumps(list(options.symbols)), "TIMEFRAME": options.timeframe,
+                    "SPEED": str(options.speed)}
     elif service == "strategy":
-        env[f"{prefix}STRATEGIES"] = json.dumps([{"id": options.strategy, "name": options.strategy,
-                                                  "params": dict(options.params)}])
+        settings = {"STRATEGIES": json.dumps([{"id": options.strategy, "name": options.strategy,
+                                               "params": dict(options.params)}])}
     elif service == "execution":
-        env |= {f"{prefix}STATE_DIR": str(options.state_dir / "execution"),
-                f"{prefix}SIZING__QUANTITY": str(options.quantity),
-                f"{prefix}PAPER__COMMISSION_RATE": str(options.commission)}
+        settings = {"STATE_DIR": str(options.state_dir / "execution"), "SIZING__QUANTITY": str(options.quantity),
+                    "PAPER__COMMISSION_RATE": str(options.commission)}
     elif service == "portfolio":
-        env[f"{prefix}STATE_DIR"] = str(options.state_dir / "portfolio")
-    return env
+        settings = {"STATE_DIR": str(options.state_dir / "portfolio")}
+    return process_env(options.amqp_url, options.namespace, service, port, settings, log_json=options.log_json)
 
 
 @dataclass
@@ -82,6 +91,10 @@ class ServiceProcess:
     env: dict[str, str]
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    """Restarts so far."""
+    failures: int = 0
+    """Exits in a row without having been ready in between."""
+    became_ready: bool = False
 
     @property
     def health_url(self) -> str:
@@ -138,10 +151,19 @@ class Supervisor:
             await asyncio.sleep(0.1)
 
     async def _spawn(self, service: ServiceProcess) -> None:
+        service.became_ready = False
         service.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", service.module, env=service.env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT)
         self._pumps.append(asyncio.create_task(self._pump(service, service.process)))
+        self._pumps.append(asyncio.create_task(self._watch_ready(service, service.process)))
+
+    async def _watch_ready(self, service: ServiceProcess, process: asyncio.subprocess.Process) -> None:
+        while process.returncode is None and not self._stopping:
+            if ((await asyncio.to_thread(health, service)) or {}).get("status") == "ok":
+                service.became_ready, service.failures = True, 0
+                return
+            await asyncio.sleep(0.2)
 
     async def _pump(self, service: ServiceProcess, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
@@ -151,13 +173,16 @@ class Supervisor:
         code = await process.wait()
         if self._stopping:
             return
-        if code != 0 and service.restarts < MAX_RESTARTS:
+        if not service.became_ready:
+            service.failures += 1
+        if code != 0 and service.failures < MAX_RESTARTS:
             service.restarts += 1
-            self.out(f"{service.name:>{width}} | exited with {code}; restarting ({service.restarts}/{MAX_RESTARTS})")
-            await asyncio.sleep(min(2 ** service.restarts * 0.25, 5))
+            self.out(f"{service.name:>{width}} | exited with {code}; restarting (restart {service.restarts})")
+            await asyncio.sleep(min(2 ** service.failures * 0.25, 5))
             await self._spawn(service)
         elif not self.failed.done():
-            self.failed.set_result(f"{service.name} exited with {code}")
+            crash_loop = f" {service.failures} times in a row without becoming ready" if code else ""
+            self.failed.set_result(f"{service.name} exited with {code}{crash_loop}")
 
     async def stop(self) -> None:
         """Send SIGTERM to every process (graceful stop) and wait; SIGKILL what is still alive after 20 s."""
@@ -167,7 +192,7 @@ class Supervisor:
             process.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.gather(*(p.wait() for p in alive)), 20)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             for process in alive:
                 if process.returncode is None:
                     process.kill()

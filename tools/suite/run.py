@@ -15,12 +15,12 @@ from typing import Any
 
 from pika.exceptions import AMQPError
 
-from tools.backtest import BacktestConfig, run_backtest
-from tools.backtest.report import summary_table
 from shared.messaging.topology import Topology
 from shared.messaging.urls import redact_url
-from tools.ops.broker import connect
+from tools.backtest import BacktestConfig, run_backtest
+from tools.backtest.report import summary_table
 from tools.errors import ToolError
+from tools.ops.broker import connect
 
 from .processes import ServiceProcess, SuiteOptions, run_suite
 from .progress import settled

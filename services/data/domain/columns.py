@@ -161,23 +161,25 @@ class _Finder:
 
     def time(self) -> TimeColumns:
         m = self.mapping
-        extras = {"epoch_unit": m.epoch_unit, "datetime_format": m.datetime_format}
+
+        def columns(first: int | None, second: int | None = None, *, force_epoch: bool = False) -> TimeColumns:
+            if first is None:
+                raise ColumnError(
+                    f"no timestamp column in the header {self.header}; name one with ColumnMapping(date=..., "
+                    "time=...), ColumnMapping(datetime=...) or ColumnMapping(epoch=...)")
+            return TimeColumns(first, second, force_epoch, m.epoch_unit, m.datetime_format)
+
         if m.epoch:
-            return TimeColumns(self.explicit("epoch"), force_epoch=True, **extras)
+            return columns(self.explicit("epoch"), force_epoch=True)
         if m.datetime:
-            return TimeColumns(self.explicit("datetime"), **extras)
+            return columns(self.explicit("datetime"))
         if m.date:
             second = self.explicit("time") if m.time else self.alias(_TIME_ALIASES)
-            return TimeColumns(self.explicit("date"), second, **extras)
+            return columns(self.explicit("date"), second)
         date = self.alias(_DATE_ALIASES)
         time = self.explicit("time") if m.time else self.alias(_TIME_ALIASES)
         if date is not None and time is not None:
-            return TimeColumns(date, time, **extras)
+            return columns(date, time)
         if m.time:
-            return TimeColumns(time, **extras)
-        single = self.alias(_DATETIME_ALIASES)
-        if single is None:
-            raise ColumnError(
-                f"no timestamp column in the header {self.header}; name one with ColumnMapping(date=..., "
-                "time=...), ColumnMapping(datetime=...) or ColumnMapping(epoch=...)")
-        return TimeColumns(single, **extras)
+            return columns(time)
+        return columns(self.alias(_DATETIME_ALIASES))

@@ -5,7 +5,8 @@ Validating every bar through pydantic costs more than reading it; the feeds chec
 (equal, same fields set, same JSON), about six times faster.
 
 Each message carries its position in its stream (``sequence``, from 1), so consumers recognise a repeat (see
-``shared.contracts.streams``). Replay ids are deterministic: the id of a bar depends only on (source, symbol, timeframe, timestamp), so a replay
+``shared.contracts.streams``). Replay ids are deterministic: the id of a bar depends only on (source, symbol,
+timeframe, timestamp), so a replay
 restarted after a crash republishes the same ids and idempotent consumers drop the repeats. The id is a version-5
 UUID of the stream, XOR the microseconds since 0001-01-01 in the low 59 bits and a same-timestamp sequence number
 (trades) above bit 80: the version and variant bits are untouched.
@@ -56,7 +57,8 @@ def new_bar(message_id: UUID, ts: datetime, source: str, symbol: str, sequence: 
     _set(bar, "__dict__", {
         "message_id": message_id, "type": "BarClosed", "schema_version": 2, "ts_event": ts, "ts_init": ts,
         "correlation_id": message_id, "causation_id": None, "source": source, "symbol": symbol,
-        "sequence": sequence, "timeframe": timeframe, "open": open, "high": high, "low": low, "close": close, "volume": volume,
+        "sequence": sequence, "timeframe": timeframe, "open": open, "high": high, "low": low, "close": close,
+        "volume": volume,
     })
     _set(bar, "__pydantic_fields_set__", _BAR_FIELDS_SET)
     _set(bar, "__pydantic_extra__", None)

@@ -102,6 +102,10 @@ class _RowReader:
                                                                            self.timeframe))
         return stream
 
+    def symbol_index(self) -> int:
+        """Return the symbol column (read only when the reader has no fixed symbol, which means it has one)."""
+        return self.symbol_column if self.symbol_column is not None else -1
+
     def start(self, lines: Iterator[tuple[int, str]]) -> tuple[TimeParser, list[tuple[int, str]]]:
         """Read up to the first data line; return the time parser it implies and the lines read."""
         taken = []
@@ -154,8 +158,9 @@ class BarRows(_RowReader):
         lines = iter(lines)
         parse_time, taken = self.start(lines)
         c = self.columns
-        io, ih, il, ic, iv, isym = c.open, c.high, c.low, c.close, c.volume, c.symbol
+        io, ih, il, ic, iv = c.open, c.high, c.low, c.close, c.volume
         fixed, stream_of, source, timeframe = self.fixed, self.stream_of, self.source, self.timeframe
+        isym = self.symbol_index()
         D, problem, new, make_id = Decimals(), bar_problem, new_bar, replay_id
         for number, line in chain(taken, lines):
             row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)
@@ -195,8 +200,9 @@ class TradeRows(_RowReader):
         """Yield a trade per good line of ``lines`` (data lines, header already read); report the bad ones."""
         lines = iter(lines)
         parse_time, taken = self.start(lines)
-        ip, isz, isym = self.columns.price, self.columns.size, self.columns.symbol
+        ip, isz = self.columns.price, self.columns.size
         fixed, stream_of, source = self.fixed, self.stream_of, self.source
+        isym = self.symbol_index()
         D = Decimals()
         for number, line in chain(taken, lines):
             row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)

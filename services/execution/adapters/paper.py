@@ -1,4 +1,4 @@
-"""The paper broker: the matcher behind the ``Broker`` interface, its book and market window kept across restarts.
+"""The paper broker: the matcher behind the ``Broker`` interface, its records and market window kept across restarts.
 
 It is the "venue" of paper trading and of the backtester (``path=None``: everything in plain dicts): it remembers
 every order it was sent and every fill, refuses a client id it has seen, and answers reconciliation queries from
@@ -87,7 +87,7 @@ class PaperBroker(Broker):
         self._records.close()
 
     async def submit(self, order: Order) -> Sequence[Report]:
-        """Accept the order into the book (a seen client id is rejected); ``close`` mode may fill it at once."""
+        """Accept the order as working (a seen client id is rejected); ``close`` mode may fill it at once."""
         now = self._clock.now()
         client_id = order.client_order_id
         if client_id in self._orders or self._records.known(client_id):

@@ -27,7 +27,8 @@ class OrderStore(Protocol):
     outbox: Outbox
 
     def record(self, order: Order) -> bool:
-        """Record a new ``PENDING_SUBMIT`` order before it is sent; return ``False`` (write nothing) if its id is known."""
+        """Record a new ``PENDING_SUBMIT`` order before it is sent; return ``False`` (write nothing) if its id is
+        known."""
 
     def refuse(self, client_order_id: str, event: Event) -> bool:
         """Record that the order of ``client_order_id`` was refused before it existed (it could not be sized) and

@@ -257,7 +257,7 @@ class PaperMatcher:
             quantity = working.leaves if cap is None else min(working.leaves, cap)
             if tif is TimeInForce.FOK and quantity < working.leaves:
                 quantity = _ZERO
-        if quantity > 0:
+        if price is not None and quantity > 0:
             self._fill(working, quantity, price, tape, reports)
         if working.leaves > 0 and tif in (TimeInForce.IOC, TimeInForce.FOK):
             self._expire(working, tape.ts, reports)
@@ -266,16 +266,17 @@ class PaperMatcher:
         order = working.order
         buy = order.side is Side.BUY
         kind, limit, stop = order.order_type, order.limit_price, order.stop_price
+        price: Decimal | None
         if kind is OrderType.MARKET:
             price = tape.open
         elif kind is OrderType.STOP:
-            price = stop_price_reached(buy, stop, tape)
+            price = stop_price_reached(buy, _given(stop), tape)
         elif kind is OrderType.LIMIT or working.triggered:
-            price = limit_price_reached(buy, limit, tape)
-        elif stop_triggered(buy, stop, tape):
+            price = limit_price_reached(buy, _given(limit), tape)
+        elif stop_triggered(buy, _given(stop), tape):
             working.triggered = True
             reports.append(Triggered(order.client_order_id, working.venue_order_id, tape.ts))
-            price = stop_limit_price_on_trigger(buy, stop, limit, tape)
+            price = stop_limit_price_on_trigger(buy, _given(stop), _given(limit), tape)
         else:
             return None
         return None if price is None else self._slippage.apply(price, buy, slippage_cap(buy, tape, limit))
@@ -312,6 +313,12 @@ class PaperMatcher:
             self._resting.pop(symbol, None)
 
 
+def _given(price: Decimal | None) -> Decimal:
+    """Return a price the order type requires (an ``Order`` is checked for it when made)."""
+    assert price is not None, "the order type requires this price"
+    return price
+
+
 def _tapes(event: BarClosed | TradeTicked | QuoteTicked) -> tuple[Tape, Tape]:
     """Return the (buy, sell) tapes an event offers: one for a bar or trade, ask and bid for a quote."""
     if isinstance(event, BarClosed):
@@ -320,4 +327,5 @@ def _tapes(event: BarClosed | TradeTicked | QuoteTicked) -> tuple[Tape, Tape]:
     if isinstance(event, TradeTicked):
         tape = Tape.point(event.price, event.size, event.ts_event)
         return tape, tape
-    return (Tape.point(event.ask, event.ask_size, event.ts_event), Tape.point(event.bid, event.bid_size, event.ts_event))
+    return (Tape.point(event.ask, event.ask_size, event.ts_event),
+            Tape.point(event.bid, event.bid_size, event.ts_event))

@@ -139,7 +139,7 @@ class Order:
         return self.updated_at or self.recorded_at or self.created_at
 
     @classmethod
-    def from_command(cls, command: SubmitOrder, now: datetime, recorded_at: datetime | None = None) -> "Order":
+    def from_command(cls, command: SubmitOrder, now: datetime, recorded_at: datetime | None = None) -> Order:
         """Build a pending order from a ``SubmitOrder`` command (as of ``now``, recorded at ``recorded_at``)."""
         return cls(
             client_order_id=command.client_order_id, strategy_id=command.strategy_id, symbol=command.symbol,

@@ -33,7 +33,7 @@ class Tape(NamedTuple):
     bounded: bool = True
 
     @classmethod
-    def point(cls, price: Decimal, size: Decimal | None, ts: datetime) -> "Tape":
+    def point(cls, price: Decimal, size: Decimal | None, ts: datetime) -> Tape:
         """Return the tape of one price seen at ``ts`` (a trade, or one side of a quote)."""
         return cls(price, price, price, price, size, ts, bounded=False)
 

@@ -67,11 +67,11 @@ def reconcile(store_orders: Mapping[str, Order], broker: BrokerView, fill_seen: 
     plan = _Plan()
     new_fills = _group_unseen(broker.fills, fill_seen)
     broker_orders = {order.client_order_id: order for order in broker.orders}
-    for client_id, theirs in broker_orders.items():
+    for client_id, known_there in broker_orders.items():
         if client_id not in store_orders:
-            base = _as_pending(theirs)
+            base = _as_pending(known_there)
             plan.adopt.append(base)
-            _catch_up(base, theirs, new_fills.pop(client_id, []), now, plan)
+            _catch_up(base, known_there, new_fills.pop(client_id, []), now, plan)
     for client_id, ours in store_orders.items():
         theirs = broker_orders.get(client_id)
         fills = new_fills.pop(client_id, [])

@@ -19,4 +19,34 @@ from .risk import (
 )
 from .snapshot import position_changed_values, position_view, snapshot_values
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "COST_QUANTUM",
+    "ClosedTrade",
+    "CurvePoint",
+    "DrawdownStats",
+    "DrawdownTracker",
+    "EquityCurve",
+    "ExitIntent",
+    "ExitReason",
+    "Fill",
+    "KillSwitchState",
+    "Ledger",
+    "PerformanceMetrics",
+    "Position",
+    "PositionUpdate",
+    "RiskActions",
+    "RiskGuard",
+    "RiskRules",
+    "StrategyPnl",
+    "check_kill_switch",
+    "check_stops",
+    "compute_metrics",
+    "drawdown_stats",
+    "exit_intent",
+    "infer_periods_per_year",
+    "intent_id",
+    "position_changed_values",
+    "position_view",
+    "snapshot_values",
+    "stop_reason",
+]

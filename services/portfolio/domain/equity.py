@@ -46,8 +46,8 @@ class EquityCurve:
     """Record (time, equity, in-market) points, one per timestamp, in time order."""
 
     def __init__(self) -> None:
-        self._micros = array("q")
-        self._equity = array("d")
+        self._micros: array[int] = array("q")
+        self._equity: array[float] = array("d")
         self._in_market = bytearray()
 
     def record(self, ts: datetime, equity: Decimal | float, *, in_market: bool = False) -> None:
@@ -71,12 +71,12 @@ class EquityCurve:
         return len(self._micros)
 
     @property
-    def micros(self) -> array:
+    def micros(self) -> array[int]:
         """Return the timestamps as epoch microseconds (do not modify)."""
         return self._micros
 
     @property
-    def equities(self) -> array:
+    def equities(self) -> array[float]:
         """Return the equity values as floats (do not modify)."""
         return self._equity
 

@@ -106,8 +106,13 @@ class Ledger:
         """Return whether a fill with this id was applied."""
         return fill_id in self._applied
 
+    def fill_ids(self) -> frozenset[str]:
+        """Return the ids of every fill applied."""
+        return frozenset(self._applied)
+
     def _apply(self, fill: Fill) -> tuple[Decimal, ClosedTrade | None]:
-        holding = self._holdings.get((fill.strategy_id, fill.symbol)) or self._new_holding(fill.strategy_id, fill.symbol)
+        key = (fill.strategy_id, fill.symbol)
+        holding = self._holdings.get(key) or self._new_holding(*key)
         sign = fill.side.sign
         self._cash -= sign * fill.quantity * fill.price + fill.commission
         self._commission += fill.commission
@@ -240,7 +245,8 @@ class Ledger:
         total, marks, exact = _ZERO, self._marks, _EXACT
         for holding in self._holdings.values():
             if holding.quantity:
-                total = exact.add(total, exact.subtract(exact.multiply(marks[holding.symbol], holding.quantity), holding.cost))
+                value = exact.multiply(marks[holding.symbol], holding.quantity)
+                total = exact.add(total, exact.subtract(value, holding.cost))
         return total
 
     def gross_exposure(self) -> Decimal:

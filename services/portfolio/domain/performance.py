@@ -17,13 +17,13 @@ A value that is undefined for the data (no trades, a flat curve, a single point)
 from __future__ import annotations
 
 import math
-from collections import Counter
-from itertools import islice
 from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from statistics import median
 from typing import Any
 
@@ -125,13 +125,13 @@ def compute_metrics(
     )
 
 
-def _returns(values: array) -> array:
+def _returns(values: array[float]) -> array[float]:
     if len(values) < 2 or any(v <= 0 for v in islice(values, len(values) - 1)):
         return array("d")  # a non-positive equity makes simple returns meaningless
     return array("d", (b / a - 1.0 for a, b in zip(values, islice(values, 1, None))))
 
 
-def _moments(returns: array) -> tuple[float | None, float | None, float | None]:
+def _moments(returns: array[float]) -> tuple[float | None, float | None, float | None]:
     n = len(returns)
     if n < 2:
         return None, None, None
@@ -141,7 +141,7 @@ def _moments(returns: array) -> tuple[float | None, float | None, float | None]:
     return mean, math.sqrt(variance), downside
 
 
-def _cagr(micros: array, values: array) -> float | None:
+def _cagr(micros: array[int], values: array[float]) -> float | None:
     if len(values) < 2 or values[0] <= 0 or values[-1] <= 0:
         return None
     years = (micros[-1] - micros[0]) / _MICROS_PER_DAY / _DAYS_PER_YEAR
@@ -175,7 +175,7 @@ def _profit_factor(trades: Sequence[ClosedTrade]) -> float | None:
     return float(wins / losses) if losses else None
 
 
-def _turnover(traded_notional: Decimal | None, values: array) -> float | None:
+def _turnover(traded_notional: Decimal | None, values: array[float]) -> float | None:
     if traded_notional is None or not values:
         return None
     mean_equity = math.fsum(values) / len(values)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from shared.contracts import OrderFilled, WorkerHeartbeatSent
 from shared.messaging.bus import Consumer, MessageBus, Subscription
+from shared.messaging.errors import PublishFailed
 from shared.messaging.topology import partition_of
 from shared.runtime.clock import Clock
 
@@ -62,9 +63,13 @@ class WorkerGroup:
             self._changed.set()
 
     async def beat_forever(self) -> None:
-        """Publish a heartbeat every ``interval`` seconds."""
+        """Publish a heartbeat every ``interval`` seconds; one the broker did not take is skipped, not fatal (while
+        the connection is down the others see this worker gone, and it drops its partitions' state likewise)."""
         while True:
-            await self.beat()
+            try:
+                await self.beat()
+            except PublishFailed as error:
+                log.warning("heartbeat not published: %s", error)
             await asyncio.sleep(self.interval)
 
     async def beat(self, *, leaving: bool = False) -> None:

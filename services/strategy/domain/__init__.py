@@ -1,18 +1,18 @@
 """The strategy service's pure domain: the strategy API, incremental indicators, the engine and the registry."""
 
-from .api import SignalIntent, SignalOptions, Strategy, StrategyConfig, StrategyContext, reference_price
-from .engine import ALL_SYMBOLS, NO_INTENTS, StrategyEngine, StrategySpec
+from .api import SignalIntent, SignalOptions, Strategy, StrategyContext, StrategyParams, reference_price
+from .engine import ALL_SYMBOLS, NO_INTENTS, LoadedStrategy, StrategyEngine
 from .indicators import EMA, RSI, SMA, RollingStd
 from .registry import (
     STRATEGIES,
-    StrategyConfigError,
+    StrategyParamsError,
     UnknownStrategy,
-    build_config,
-    build_spec,
+    build_params,
     load_strategy,
     parse_params,
+    prepare_strategy,
 )
-from .strategies import MeanReversion, MeanReversionConfig, SmaCross, SmaCrossConfig
+from .strategies import MeanReversion, MeanReversionParams, SmaCross, SmaCrossParams
 
 __all__ = [
     "ALL_SYMBOLS",
@@ -22,21 +22,21 @@ __all__ = [
     "SMA",
     "STRATEGIES",
     "MeanReversion",
-    "MeanReversionConfig",
+    "MeanReversionParams",
     "RollingStd",
     "SignalIntent",
     "SignalOptions",
     "SmaCross",
-    "SmaCrossConfig",
+    "SmaCrossParams",
     "Strategy",
-    "StrategyConfig",
-    "StrategyConfigError",
+    "StrategyParams",
+    "StrategyParamsError",
     "StrategyContext",
     "StrategyEngine",
-    "StrategySpec",
+    "LoadedStrategy",
     "UnknownStrategy",
-    "build_config",
-    "build_spec",
+    "build_params",
+    "prepare_strategy",
     "load_strategy",
     "parse_params",
     "reference_price",

@@ -1,10 +1,10 @@
-"""The strategy API: a typed frozen config, event hooks, and signals emitted through a per-symbol context.
+"""The strategy API: typed frozen parameters, event hooks, and signals emitted through a per-symbol context.
 
 A strategy is a class::
 
-    class Breakout(Strategy[BreakoutConfig]):
-        def __init__(self, config, context):
-            super().__init__(config, context)
+    class Breakout(Strategy[BreakoutParams]):
+        def __init__(self, params, context):
+            super().__init__(params, context)
             self.high = ...
 
         def on_bar(self, bar):
@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, TypedDict, TypeVar, Unpack, get_args, get_origin
+from typing import Any, ClassVar, Generic, TypedDict, TypeVar, Unpack, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,13 +38,13 @@ from shared.contracts import (
 )
 
 
-class StrategyConfig(BaseModel):
+class StrategyParams(BaseModel):
     """Base of every strategy's parameters: typed, frozen, and unknown parameters rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-ConfigT = TypeVar("ConfigT", bound=StrategyConfig)
+ParamsT = TypeVar("ParamsT", bound=StrategyParams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ class SignalOptions(TypedDict, total=False):
     reference_price: Decimal | float | None
 
 
-class Outbox:
+class IntentCollector:
     """Collect the intents emitted while one event is handled, and remember which event that is."""
 
     __slots__ = ("event", "intents")
@@ -112,7 +112,7 @@ class Outbox:
         self.intents: list[SignalIntent] = []
 
     def take(self) -> tuple[SignalIntent, ...]:
-        """Return the collected intents and empty the outbox."""
+        """Return the collected intents and empty the collector."""
         taken = tuple(self.intents)
         self.intents.clear()
         return taken
@@ -121,39 +121,40 @@ class Outbox:
 class StrategyContext:
     """Give one strategy instance its identity, the event being handled, and a place to emit signals."""
 
-    __slots__ = ("strategy_id", "symbol", "outbox")
+    __slots__ = ("strategy_id", "symbol", "collector")
 
-    def __init__(self, strategy_id: str, symbol: str, outbox: Outbox | None = None) -> None:
+    def __init__(self, strategy_id: str, symbol: str, collector: IntentCollector | None = None) -> None:
         self.strategy_id = strategy_id
         self.symbol = symbol
-        self.outbox = outbox if outbox is not None else Outbox()
+        self.collector = collector if collector is not None else IntentCollector()
 
     @property
     def event(self) -> Message | None:
         """Return the event being handled, or ``None`` outside a hook."""
-        return self.outbox.event
+        return self.collector.event
 
     @property
     def now(self) -> datetime | None:
         """Return the event time of the event being handled: a strategy's only clock."""
-        event = self.outbox.event
+        event = self.collector.event
         return None if event is None else event.ts_event
 
     def emit(self, direction: Direction, **options: Unpack[SignalOptions]) -> SignalIntent:
         """Record a signal in ``direction``; ``reference_price`` defaults to the current event's price."""
-        if self.outbox.event is None:
+        if self.collector.event is None:
             raise RuntimeError("signals can only be emitted while an event is being handled")
-        values = {name: _as_decimal(name, value) for name, value in options.items() if name != "order_type"}
-        values.setdefault("reference_price", reference_price(self.outbox.event))
+        values = {name: _as_decimal(name, cast(Decimal | float | None, value))
+                  for name, value in options.items() if name != "order_type"}
+        values.setdefault("reference_price", reference_price(self.collector.event))
         intent = SignalIntent(
             strategy_id=self.strategy_id,
             symbol=self.symbol,
             direction=Direction(direction),
-            ts_event=self.outbox.event.ts_event,
+            ts_event=self.collector.event.ts_event,
             order_type=OrderType(options.get("order_type", OrderType.MARKET)),
             **values,
         )
-        self.outbox.intents.append(intent)
+        self.collector.intents.append(intent)
         return intent
 
 
@@ -177,25 +178,25 @@ def reference_price(event: Message | None) -> Decimal | None:
     return None
 
 
-class Strategy(Generic[ConfigT]):
-    """Base of every strategy. Subclass as ``Strategy[MyConfig]`` and override the hooks you need.
+class Strategy(Generic[ParamsT]):
+    """Base of every strategy. Subclass as ``Strategy[MyParams]`` and override the hooks you need.
 
-    ``Config`` (the pydantic config class) is taken from the type argument unless the subclass sets it. The
+    ``Params`` (the pydantic parameters class) is taken from the type argument unless the subclass sets it. The
     engine constructs one instance per (strategy id, symbol) and calls the hooks with that symbol's events in
     order; hooks record signals with ``long``, ``short``, ``exit`` or ``signal`` and return nothing.
     """
 
-    Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "Config" not in cls.__dict__:
-            cls.Config = _config_argument(cls) or cls.Config
+        if "Params" not in cls.__dict__:
+            cls.Params = _params_argument(cls) or cls.Params
 
-    def __init__(self, config: ConfigT, context: StrategyContext) -> None:
-        if not isinstance(config, self.Config):
-            raise TypeError(f"{type(self).__name__} needs a {self.Config.__name__}, got {type(config).__name__}")
-        self.config = config
+    def __init__(self, params: ParamsT, context: StrategyContext) -> None:
+        if not isinstance(params, self.Params):
+            raise TypeError(f"{type(self).__name__} needs a {self.Params.__name__}, got {type(params).__name__}")
+        self.params = params
         self.context = context
 
     @property
@@ -245,11 +246,11 @@ class Strategy(Generic[ConfigT]):
         return self.context.emit(Direction.EXIT, **options)
 
 
-def _config_argument(cls: type) -> type[StrategyConfig] | None:
+def _params_argument(cls: type) -> type[StrategyParams] | None:
     for base in getattr(cls, "__orig_bases__", ()):
         origin = get_origin(base)
         if isinstance(origin, type) and issubclass(origin, Strategy):
             for argument in get_args(base):
-                if isinstance(argument, type) and issubclass(argument, StrategyConfig):
+                if isinstance(argument, type) and issubclass(argument, StrategyParams):
                     return argument
     return None

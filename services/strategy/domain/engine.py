@@ -10,28 +10,29 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Final, Literal
 
 from shared.contracts import BarClosed, Message, OrderBookUpdated, OrderFilled, QuoteTicked, TradeTicked
 
-from .api import Outbox, SignalIntent, Strategy, StrategyConfig, StrategyContext
+from .api import IntentCollector, SignalIntent, Strategy, StrategyContext, StrategyParams
 
-ALL_SYMBOLS = "all"
+ALL_SYMBOLS: Final[Literal["all"]] = "all"
 NO_INTENTS: tuple[SignalIntent, ...] = ()
 FILLS_REMEMBERED = 100_000
 """Fill ids remembered to drop a repeated fill (a redelivery comes within the broker's prefetch, far fewer)."""
 
 
 @dataclass(frozen=True)
-class StrategySpec:
-    """Name one strategy to run: its id, class, config, and the symbols it trades (``"all"`` for any symbol).
+class LoadedStrategy:
+    """Name one strategy ready to run: its id, class, validated parameters, and the symbols it trades (``"all"`` for
+    any symbol).
 
     ``symbols`` is stored as a ``frozenset`` (or ``"all"``), so a spec compares and hashes by value.
     """
 
     strategy_id: str
-    strategy: type[Strategy]
-    config: StrategyConfig
+    strategy: type[Strategy[Any]]
+    params: StrategyParams
     symbols: Collection[str] | Literal["all"] = ALL_SYMBOLS
 
     def __post_init__(self) -> None:
@@ -39,8 +40,8 @@ class StrategySpec:
             raise ValueError("strategy_id must not be empty")
         if not (isinstance(self.strategy, type) and issubclass(self.strategy, Strategy)):
             raise TypeError(f"{self.strategy!r} is not a Strategy subclass")
-        if not isinstance(self.config, self.strategy.Config):
-            expected, given = self.strategy.Config.__name__, type(self.config).__name__
+        if not isinstance(self.params, self.strategy.Params):
+            expected, given = self.strategy.Params.__name__, type(self.params).__name__
             raise TypeError(f"{self.strategy.__name__} needs a {expected}, got {given}")
         object.__setattr__(self, "symbols", _symbol_set(self.symbols))
 
@@ -62,14 +63,14 @@ def _symbol_set(symbols: Collection[str] | str) -> frozenset[str] | Literal["all
 class StrategyEngine:
     """Route market events and fills to per-(strategy, symbol) strategy instances and collect their intents."""
 
-    def __init__(self, specs: Iterable[StrategySpec]) -> None:
+    def __init__(self, specs: Iterable[LoadedStrategy]) -> None:
         self.specs = tuple(specs)
         self._specs_by_id = {spec.strategy_id: spec for spec in self.specs}
         if len(self._specs_by_id) != len(self.specs):
             raise ValueError(f"strategy ids must be unique: {[spec.strategy_id for spec in self.specs]}")
-        self._outbox = Outbox()
-        self._instances: dict[tuple[str, str], Strategy] = {}
-        self._routes: dict[str, tuple[Strategy, ...]] = {}
+        self._collector = IntentCollector()
+        self._instances: dict[tuple[str, str], Strategy[Any]] = {}
+        self._routes: dict[str, tuple[Strategy[Any], ...]] = {}
         self._fills_seen: set[str] = set()
         self._fill_order: deque[str] = deque()
 
@@ -78,15 +79,15 @@ class StrategyEngine:
         instances = self._routes.get(bar.symbol)
         if instances is None:
             instances = self._route(bar.symbol)
-        outbox = self._outbox
-        outbox.event = bar
+        collector = self._collector
+        collector.event = bar
         try:
             for strategy in instances:
                 strategy.on_bar(bar)
         except BaseException:
-            outbox.intents.clear()
+            collector.intents.clear()
             raise
-        return outbox.take() if outbox.intents else NO_INTENTS
+        return collector.take() if collector.intents else NO_INTENTS
 
     def on_tick(self, tick: TradeTicked) -> tuple[SignalIntent, ...]:
         """Feed a trade to every strategy trading its symbol; return the intents they emitted."""
@@ -129,7 +130,7 @@ class StrategyEngine:
         """Return how many history bars ``symbol`` needs before its next bar can produce any strategy's signal."""
         return max((strategy.warmup_bars for strategy in self._symbol_instances(symbol)), default=0)
 
-    def instance(self, strategy_id: str, symbol: str) -> Strategy:
+    def instance(self, strategy_id: str, symbol: str) -> Strategy[Any]:
         """Return the instance running ``strategy_id`` on ``symbol``, creating it if needed."""
         spec = self._specs_by_id.get(strategy_id)
         if spec is None:
@@ -138,30 +139,30 @@ class StrategyEngine:
             raise KeyError(f"strategy {strategy_id!r} does not trade {symbol!r}")
         return self._instance(spec, symbol)
 
-    def _dispatch(self, hook: str, event: Message, instances: tuple[Strategy, ...]) -> tuple[SignalIntent, ...]:
-        outbox = self._outbox
-        outbox.event = event
+    def _dispatch(self, hook: str, event: Message, instances: tuple[Strategy[Any], ...]) -> tuple[SignalIntent, ...]:
+        collector = self._collector
+        collector.event = event
         try:
             for strategy in instances:
                 getattr(strategy, hook)(event)
         except BaseException:
-            outbox.intents.clear()
+            collector.intents.clear()
             raise
-        return outbox.take() if outbox.intents else NO_INTENTS
+        return collector.take() if collector.intents else NO_INTENTS
 
-    def _symbol_instances(self, symbol: str) -> tuple[Strategy, ...]:
+    def _symbol_instances(self, symbol: str) -> tuple[Strategy[Any], ...]:
         instances = self._routes.get(symbol)
         return self._route(symbol) if instances is None else instances
 
-    def _route(self, symbol: str) -> tuple[Strategy, ...]:
+    def _route(self, symbol: str) -> tuple[Strategy[Any], ...]:
         instances = tuple(self._instance(spec, symbol) for spec in self.specs if spec.trades(symbol))
         self._routes[symbol] = instances
         return instances
 
-    def _instance(self, spec: StrategySpec, symbol: str) -> Strategy:
+    def _instance(self, spec: LoadedStrategy, symbol: str) -> Strategy[Any]:
         key = (spec.strategy_id, symbol)
         strategy = self._instances.get(key)
         if strategy is None:
-            context = StrategyContext(spec.strategy_id, symbol, self._outbox)
-            strategy = self._instances[key] = spec.strategy(spec.config, context)
+            context = StrategyContext(spec.strategy_id, symbol, self._collector)
+            strategy = self._instances[key] = spec.strategy(spec.params, context)
         return strategy

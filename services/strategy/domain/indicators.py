@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Number = TypeVar("Number", Decimal, float, int)
 Value = TypeVar("Value")
@@ -49,10 +49,11 @@ class SMA(_Indicator[Number]):
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
-        self._window: list = [0] * period
+        # Decimal or float, whichever the caller feeds: the sums are kept in that type
+        self._window: list[Any] = [0] * period
         self._index = 0
         self._count = 0
-        self._sum = 0
+        self._sum: Any = 0
         self._value: Number | None = None
 
 

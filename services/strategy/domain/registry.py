@@ -1,4 +1,4 @@
-"""Find strategies by name or by ``package.module:Class`` path, and build their configs from parameter strings."""
+"""Find strategies by name or by ``package.module:Class`` path, and build their parameters from strings."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .api import Strategy, StrategyConfig
-from .engine import ALL_SYMBOLS, StrategySpec
+from .api import Strategy, StrategyParams
+from .engine import ALL_SYMBOLS, LoadedStrategy
 from .strategies import MeanReversion, SmaCross
 
-STRATEGIES: Mapping[str, type[Strategy]] = MappingProxyType({"mean_reversion": MeanReversion, "sma_cross": SmaCross})
+STRATEGIES: Mapping[str, type[Strategy[Any]]] = MappingProxyType(
+    {"mean_reversion": MeanReversion, "sma_cross": SmaCross})
 """The built-in strategies, by the name configuration uses."""
 
 
@@ -21,11 +22,11 @@ class UnknownStrategy(LookupError):
     """No strategy has this name, or its ``package.module:Class`` path does not resolve."""
 
 
-class StrategyConfigError(ValueError):
+class StrategyParamsError(ValueError):
     """Strategy parameters that do not validate; the message names each bad parameter."""
 
 
-def load_strategy(name_or_path: str) -> type[Strategy]:
+def load_strategy(name_or_path: str) -> type[Strategy[Any]]:
     """Return the strategy class registered as ``name_or_path``, or importable at ``package.module:Class``."""
     if ":" not in name_or_path:
         try:
@@ -64,35 +65,35 @@ def parse_params(pairs: Iterable[str]) -> dict[str, str]:
         key, separator, value = pair.partition("=")
         key = key.strip()
         if not separator or not key:
-            raise StrategyConfigError(f"parameter {pair!r} is not of the form name=value")
+            raise StrategyParamsError(f"parameter {pair!r} is not of the form name=value")
         if key in params:
-            raise StrategyConfigError(f"parameter {key!r} is given twice")
+            raise StrategyParamsError(f"parameter {key!r} is given twice")
         params[key] = value.strip()
     return params
 
 
-def build_config(strategy: type[Strategy], params: Mapping[str, Any]) -> StrategyConfig:
-    """Validate ``params`` (strings are parsed) into ``strategy``'s typed config; unset ones keep their defaults."""
+def build_params(strategy: type[Strategy[Any]], params: Mapping[str, Any]) -> StrategyParams:
+    """Validate ``params`` (strings are parsed) into ``strategy``'s typed parameters; unset ones keep their defaults."""
     try:
-        return strategy.Config.model_validate(dict(params))
+        return strategy.Params.model_validate(dict(params))
     except ValidationError as error:
-        problems = "; ".join(_describe(strategy.Config, problem) for problem in error.errors())
-        raise StrategyConfigError(f"invalid parameters for {strategy.__name__}: {problems}") from None
+        problems = "; ".join(_describe(strategy.Params, problem) for problem in error.errors())
+        raise StrategyParamsError(f"invalid parameters for {strategy.__name__}: {problems}") from None
 
 
-def build_spec(
+def prepare_strategy(
     strategy_id: str, name_or_path: str, params: Mapping[str, Any], symbols: Collection[str] = ALL_SYMBOLS
-) -> StrategySpec:
-    """Resolve a strategy from configuration into a spec; empty ``symbols`` means every symbol, as in settings."""
+) -> LoadedStrategy:
+    """Resolve a strategy named in the settings into one ready to run; empty ``symbols`` means every symbol."""
     strategy = load_strategy(name_or_path)
-    return StrategySpec(strategy_id, strategy, build_config(strategy, params), symbols or ALL_SYMBOLS)
+    return LoadedStrategy(strategy_id, strategy, build_params(strategy, params), symbols or ALL_SYMBOLS)
 
 
-def _describe(config: type[StrategyConfig], problem: Mapping[str, Any]) -> str:
+def _describe(params: type[StrategyParams], problem: Mapping[str, Any]) -> str:
     name = ".".join(str(part) for part in problem["loc"])
     if problem["type"] == "extra_forbidden":
-        return f"unknown parameter {name!r} (known: {', '.join(config.model_fields)})"
-    message = problem["msg"].removeprefix("Value error, ")
+        return f"unknown parameter {name!r} (known: {', '.join(params.model_fields)})"
+    message = str(problem["msg"]).removeprefix("Value error, ")
     if not name:
         return message
     return f"parameter {name!r}: {message} (got {problem['input']!r})"

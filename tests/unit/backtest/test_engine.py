@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.backtest import BacktestConfig, run_backtest
-from tools.backtest.engine import JOURNAL_LENGTH, capped, rare_collections
 from services.data.adapters import write_synthetic_csv
 from shared.messaging.topology import Topology
+from tests.paths import ORCL_SAMPLE as ORCL
+from tools.backtest import BacktestConfig, run_backtest
+from tools.backtest.engine import JOURNAL_LENGTH, capped, rare_collections
 
-ORCL = Path(__file__).resolve().parents[2] / "fixtures" / "orcl-1995-2014.csv"
 D = Decimal
 
 

@@ -15,7 +15,7 @@ from services.portfolio.domain.ledger import _EXACT
 from shared.runtime.clock import SimulatedClock
 from tests.factories import T0
 from tests.unit.execution.factories import DAY, bar, order
-from tests.unit.portfolio.helpers import buy, sell
+from tests.unit.portfolio.factories import buy, sell
 
 D = Decimal
 

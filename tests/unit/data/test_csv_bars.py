@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from services.data.adapters import CsvBarFeed, SyntheticBarFeed, iter_bars, write_synthetic_csv
 from services.data.domain import BadRow, ColumnError, ColumnMapping
 from shared.contracts import BarClosed, decode, encode
-
-from .files import fixture_file
+from tests.paths import ORCL_SAMPLE, fixture_file
 
 UTC = timezone.utc
 
 
-def load(name: str, symbol: str = "X", timeframe: str = "1d", **options: object) -> list[BarClosed]:
+def load(path: Path, symbol: str = "X", timeframe: str = "1d", **options: object) -> list[BarClosed]:
     reported: list[BadRow] = []
-    bars = list(CsvBarFeed(fixture_file(name), symbol, timeframe, on_bad_row=reported.append, **options))
+    bars = list(CsvBarFeed(path, symbol, timeframe, on_bad_row=reported.append, **options))
     assert reported == []
     return bars
 
@@ -28,7 +28,7 @@ def ohlcv(bar: BarClosed) -> tuple[str, ...]:
 
 
 def test_orcl_loads_5036_daily_bars_with_the_file_prices_exactly() -> None:
-    bars = load("orcl-1995-2014.csv", "ORCL")
+    bars = load(ORCL_SAMPLE, "ORCL")
 
     assert len(bars) == 5036
     assert bars[0].ts_event == datetime(1995, 1, 3, tzinfo=UTC)
@@ -39,7 +39,7 @@ def test_orcl_loads_5036_daily_bars_with_the_file_prices_exactly() -> None:
 
 
 def test_orcl_close_is_the_close_column_not_adj_close() -> None:
-    first = load("orcl-1995-2014.csv")[0]
+    first = load(ORCL_SAMPLE)[0]
 
     assert first.close == Decimal("2.117284")
 
@@ -54,7 +54,7 @@ def test_mapping_override_picks_the_named_columns_over_the_usual_names(write_csv
 
 
 def test_goog_daily_loads_2148_bars() -> None:
-    bars = load("goog-2004-2013.csv", "GOOG")
+    bars = load(fixture_file("goog-2004-2013.csv"), "GOOG")
 
     assert len(bars) == 2148
     assert (bars[0].ts_event, ohlcv(bars[0])) == (datetime(2004, 8, 19, tzinfo=UTC),
@@ -63,7 +63,7 @@ def test_goog_daily_loads_2148_bars() -> None:
 
 
 def test_eurusd_hourly_reads_its_datetime_column() -> None:
-    bars = load("eurusd-2017-2018-hourly.csv", "EUR/USD", "1h")
+    bars = load(fixture_file("eurusd-2017-2018-hourly.csv"), "EUR/USD", "1h")
 
     assert len(bars) == 5000
     assert (bars[0].ts_event, ohlcv(bars[0])) == (datetime(2017, 4, 19, 9, tzinfo=UTC),
@@ -72,7 +72,7 @@ def test_eurusd_hourly_reads_its_datetime_column() -> None:
 
 
 def test_index_file_combines_its_date_and_time_columns() -> None:
-    bars = load("index-2006-5min.csv", "IDX", "5m")
+    bars = load(fixture_file("index-2006-5min.csv"), "IDX", "5m")
 
     assert len(bars) == 2142
     assert (bars[0].ts_event, ohlcv(bars[0])) == (datetime(2006, 1, 2, 9, 5, tzinfo=UTC),
@@ -82,7 +82,7 @@ def test_index_file_combines_its_date_and_time_columns() -> None:
 
 
 def test_naive_file_times_are_read_in_the_tz_setting() -> None:
-    bars = load("index-2006-5min.csv", "IDX", "5m", tz="America/New_York")
+    bars = load(fixture_file("index-2006-5min.csv"), "IDX", "5m", tz="America/New_York")
 
     assert bars[0].ts_event == datetime(2006, 1, 2, 14, 5, tzinfo=UTC)
     assert bars[0].ts_event.tzinfo is UTC
@@ -99,7 +99,7 @@ def test_ticksample_read_as_bars_keeps_the_millisecond_stamps_and_reports_its_du
 
 
 def test_bars_equal_fully_validated_contracts_and_survive_the_wire() -> None:
-    bars = load("orcl-1995-2014.csv", "ORCL")
+    bars = load(ORCL_SAMPLE, "ORCL")
 
     for bar in bars[:50] + bars[-50:]:
         assert BarClosed.model_validate(bar.model_dump()) == bar
@@ -109,10 +109,10 @@ def test_bars_equal_fully_validated_contracts_and_survive_the_wire() -> None:
 
 
 def test_replay_ids_repeat_across_passes_and_differ_between_bars_and_symbols() -> None:
-    feed = CsvBarFeed(fixture_file("orcl-1995-2014.csv"), "ORCL")
+    feed = CsvBarFeed(ORCL_SAMPLE, "ORCL")
     first_pass = [bar.message_id for bar in feed]
     second_pass = [bar.message_id for bar in feed]
-    other_symbol = [bar.message_id for bar in CsvBarFeed(fixture_file("orcl-1995-2014.csv"), "ORCL2")]
+    other_symbol = [bar.message_id for bar in CsvBarFeed(ORCL_SAMPLE, "ORCL2")]
 
     assert first_pass == second_pass
     assert len(set(first_pass)) == 5036
@@ -183,7 +183,7 @@ def test_a_symbol_column_names_each_bar_and_orders_each_symbol_separately(write_
 
 def test_a_mapping_naming_a_missing_column_fails_when_the_feed_is_made() -> None:
     with pytest.raises(ColumnError, match=r"'Last'.*close"):
-        CsvBarFeed(fixture_file("orcl-1995-2014.csv"), "ORCL", mapping=ColumnMapping(close="Last"))
+        CsvBarFeed(ORCL_SAMPLE, "ORCL", mapping=ColumnMapping(close="Last"))
 
 
 def test_a_header_without_timestamp_or_price_columns_fails_clearly(write_csv) -> None:

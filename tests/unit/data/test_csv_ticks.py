@@ -8,8 +8,7 @@ from decimal import Decimal
 from services.data.adapters import CsvTickFeed
 from services.data.domain import ColumnMapping
 from shared.contracts import TradeTicked, decode, encode
-
-from .files import fixture_file
+from tests.paths import fixture_file
 
 UTC = timezone.utc
 

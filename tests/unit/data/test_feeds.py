@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from services.data.adapters import CsvBarFeed, MergedFeed, SyntheticBarFeed, SyntheticBookFeed
-
-from .files import fixture_file
+from tests.paths import ORCL_SAMPLE, fixture_file
 
 
 async def test_async_iteration_yields_what_sync_iteration_yields() -> None:
@@ -16,7 +15,7 @@ async def test_async_iteration_yields_what_sync_iteration_yields() -> None:
 
 
 async def test_closing_a_feed_ends_the_pass_in_progress_and_closes_its_file() -> None:
-    feed = CsvBarFeed(fixture_file("orcl-1995-2014.csv"), "ORCL")
+    feed = CsvBarFeed(ORCL_SAMPLE, "ORCL")
     passing = feed.iter_messages()
     next(passing)
     file = passing.gi_frame.f_locals["file"]

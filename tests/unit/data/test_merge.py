@@ -7,15 +7,14 @@ from datetime import datetime, timedelta, timezone
 from services.data.adapters import CsvBarFeed, MergedFeed, SyntheticBarFeed
 from services.data.domain import merge_in_time_order
 from tests.factories import bars
-
-from .files import fixture_file
+from tests.paths import ORCL_SAMPLE, fixture_file
 
 T0 = datetime(2024, 1, 2, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
 
 
 def test_orcl_and_goog_merge_into_one_time_ordered_replay() -> None:
-    merged = list(MergedFeed([CsvBarFeed(fixture_file("orcl-1995-2014.csv"), "ORCL"),
+    merged = list(MergedFeed([CsvBarFeed(ORCL_SAMPLE, "ORCL"),
                               CsvBarFeed(fixture_file("goog-2004-2013.csv"), "GOOG")]))
 
     assert len(merged) == 5036 + 2148

@@ -31,7 +31,8 @@ def test_a_fast_trade_equals_the_validated_trade() -> None:
     message_id = replay_id(stream_id_base("TradeTicked", "test", "ORCL"), T0)
     fast = new_trade(message_id, T0, "test", "ORCL", 3, Decimal("10.01"), Decimal(5), "buy", "t-1")
     validated = TradeTicked(message_id=message_id, correlation_id=message_id, ts_event=T0, ts_init=T0,
-                            source="test", symbol="ORCL", sequence=3, price=Decimal("10.01"), size=Decimal(5), aggressor="buy",
+                            source="test", symbol="ORCL", sequence=3, price=Decimal("10.01"), size=Decimal(5),
+                            aggressor="buy",
                             trade_id="t-1")
 
     assert fast == validated and encode(fast) == encode(validated)

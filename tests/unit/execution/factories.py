@@ -6,11 +6,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from shared.contracts import BarClosed, QuoteTicked, Side, TradeTicked
+from services.execution.domain.matching import MatcherConfig, PaperMatcher
 from services.execution.domain.orders import Order
+from shared.contracts import BarClosed, QuoteTicked, Side, TradeTicked
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
+T1 = T0 + DAY
 
 
 def order(**overrides: Any) -> Order:
@@ -37,3 +39,10 @@ def quote(bid: str, ask: str, size: str = "1000", at: datetime = T0, **overrides
     fields: dict[str, Any] = dict(ts_event=at, ts_init=at, source="test", symbol="ORCL", bid=Decimal(bid),
                                   ask=Decimal(ask), bid_size=Decimal(size), ask_size=Decimal(size))
     return QuoteTicked(**(fields | overrides))
+
+
+def matcher_after_first_bar(**config: Any) -> PaperMatcher:
+    """Return a paper matcher that has seen one bar at ``T0`` (so a market order can fill at the next)."""
+    matcher = PaperMatcher(MatcherConfig(**config))
+    matcher.on_bar(bar(T0))
+    return matcher

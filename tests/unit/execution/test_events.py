@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import UUID
 
-from shared.contracts import OrderAccepted, OrderCanceled, OrderExpired, OrderFilled, OrderRejected, Side
 from services.execution.domain.events import order_event
 from services.execution.domain.orders import order_for_signal, transition
 from services.execution.domain.reports import Accepted, Canceled, Expired, Filled, Rejected, Submitted, Triggered
+from shared.contracts import OrderAccepted, OrderCanceled, OrderExpired, OrderFilled, OrderRejected, Side
 from tests.factories import signal
 
 from .factories import DAY, T0, bar, order

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from services.execution.adapters.sqlite_store import SqliteOrderStore
 from services.execution.adapters.paper import PaperBroker
+from services.execution.adapters.sqlite_store import SqliteOrderStore
 from services.execution.bootstrap import bootstrap, matcher_config
 from services.execution.domain.orders import order_for_signal
 from services.execution.settings import ExecutionSettings, SizingSettings

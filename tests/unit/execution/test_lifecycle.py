@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from services.execution.domain.lifecycle import UnknownOrder, decide
-from shared.contracts import Side
 from services.execution.domain.orders import IllegalTransition, OrderStatus
 from services.execution.domain.reports import Accepted, Filled, Rejected, Submitted, SubmitUnknown
+from shared.contracts import Side
 
 from .factories import T0, order
 

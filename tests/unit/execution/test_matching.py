@@ -5,21 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from shared.contracts import OrderType, Side
 from services.execution.domain.matching import MatcherConfig, PaperMatcher
 from services.execution.domain.pricing import Commission
 from services.execution.domain.reports import Accepted, Filled, Report, Triggered
+from shared.contracts import OrderType, Side
 
-from .factories import DAY, T0, bar, order
+from .factories import DAY, T0, T1, bar, matcher_after_first_bar, order
 
 D = Decimal
-T1 = T0 + DAY
-
-
-def matcher_after_first_bar(**config: Any) -> PaperMatcher:
-    matcher = PaperMatcher(MatcherConfig(**config))
-    matcher.on_bar(bar(T0))
-    return matcher
 
 
 def fills(reports: Any) -> list[Filled]:

@@ -5,22 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
-from shared.contracts import OrderType, Side, TimeInForce
 from services.execution.domain.matching import MatcherConfig, PaperMatcher
 from services.execution.domain.reports import Accepted, Canceled, Expired, Filled, Rejected
+from shared.contracts import OrderType, Side, TimeInForce
 
-from .factories import DAY, T0, bar, order, quote, trade
+from .factories import DAY, T0, T1, bar, matcher_after_first_bar, order, quote, trade
 
 D = Decimal
-T1 = T0 + DAY
-
-
-def matcher_after_first_bar(**config: Any) -> PaperMatcher:
-    matcher = PaperMatcher(MatcherConfig(**config))
-    matcher.on_bar(bar(T0))
-    return matcher
 
 
 def test_partial_fills_follow_volume_participation_and_carry_to_later_bars() -> None:

@@ -7,7 +7,6 @@ from uuid import uuid4
 
 import pytest
 
-from shared.contracts import OrderType, Side, TimeInForce
 from services.execution.domain.orders import (
     IllegalTransition,
     Order,
@@ -27,6 +26,7 @@ from services.execution.domain.reports import (
     SubmitUnknown,
     Triggered,
 )
+from shared.contracts import OrderType, Side, TimeInForce
 from tests.factories import signal, submit_order
 
 from .factories import T0, order

@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from shared.contracts import OrderType
-from shared.runtime.clock import SimulatedClock
 from services.execution.adapters.paper import PaperBroker
 from services.execution.domain.matching import MatcherConfig
 from services.execution.domain.orders import OrderStatus
 from services.execution.domain.reports import Accepted, Canceled, Filled, Rejected
+from shared.contracts import OrderType
+from shared.runtime.clock import SimulatedClock
 from tests.factories import signal
 
 from .factories import DAY, T0, bar, order

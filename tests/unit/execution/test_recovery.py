@@ -19,7 +19,6 @@ from services.execution.domain.sizing import SizingPolicy
 from services.execution.order_flow import OrderFlow
 from shared.contracts import Message, OrderAccepted, OrderFilled, OrderType
 from shared.runtime.clock import SimulatedClock
-
 from tests.factories import signal
 
 from .factories import DAY, T0, bar, order
@@ -68,8 +67,8 @@ class CursorBroker(PaperBroker):
 
 
 def flow_on(store: SqliteOrderStore, broker: PaperBroker, clock: SimulatedClock, bus: RecordingBus | None = None,
-            limits: RiskLimits = RiskLimits()) -> OrderFlow:
-    flow = OrderFlow(store, broker, SizingPolicy(), limits, bus or RecordingBus(), clock,  # type: ignore[arg-type]
+            limits: RiskLimits | None = None) -> OrderFlow:
+    flow = OrderFlow(store, broker, SizingPolicy(), limits or RiskLimits(), bus or RecordingBus(), clock,  # type: ignore[arg-type]
                      "execution@test", LOST_AFTER)
     flow.restore()
     return flow

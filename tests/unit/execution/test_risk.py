@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from services.execution.domain.risk import AccountExposure, RiskLimits, check_order, orders_in_window, reduces_position
 from shared.contracts import OrderType, Side
-from services.execution.domain.risk import RiskLimits, AccountExposure, check_order, orders_in_window, reduces_position
 
 from .factories import T0, order
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from shared.contracts import PortfolioSnapshot, PositionView, Side
 from services.execution.domain.sizing import (
     SizedOrder,
     SizingError,
@@ -15,6 +14,7 @@ from services.execution.domain.sizing import (
     position_in,
     size_order,
 )
+from shared.contracts import PortfolioSnapshot, PositionView, Side
 from tests.factories import T0, signal
 
 D = Decimal

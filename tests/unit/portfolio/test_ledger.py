@@ -10,7 +10,7 @@ import pytest
 from services.portfolio.domain import Ledger
 from shared.contracts import Side
 
-from .helpers import buy, day, filled, sell
+from .factories import buy, day, filled, sell
 
 D = Decimal
 START = D("100000")

@@ -16,7 +16,7 @@ from services.portfolio.domain import CurvePoint, KillSwitchState, Ledger, Posit
 from shared.contracts import Message, PositionChanged, stream_of
 from tests.factories import T0, bar
 
-from .helpers import buy, sell
+from .factories import buy, sell
 
 D = Decimal
 START = D(100_000)

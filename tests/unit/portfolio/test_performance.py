@@ -14,7 +14,7 @@ import pytest
 from services.portfolio.domain import ClosedTrade, DrawdownTracker, EquityCurve, compute_metrics, infer_periods_per_year
 from shared.contracts import Side
 
-from .helpers import day
+from .factories import day
 
 D = Decimal
 SERIES = [100.0, 120.0, 90.0, 125.0, 124.0, 123.0, 122.0, 126.0]

@@ -18,7 +18,7 @@ from services.portfolio.domain import (
 )
 from shared.contracts import Side
 
-from .helpers import buy, filled, sell
+from .factories import buy, filled, sell
 
 D = Decimal
 

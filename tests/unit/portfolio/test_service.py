@@ -11,6 +11,7 @@ from services.portfolio.adapters import LedgerStore, MemoryLedgerStore
 from services.portfolio.bootstrap import bootstrap
 from services.portfolio.settings import PortfolioSettings
 from shared.contracts import PortfolioSnapshot, PositionChanged, SubmitOrder, TradingHalted
+from shared.messaging.errors import PublishFailed
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.topology import Topology
 from shared.runtime.clock import SimulatedClock
@@ -82,3 +83,44 @@ async def test_the_ledger_and_the_halt_survive_a_restart(tmp_path):
 
     assert restarted.deps.ledger.fill_count == 1 and restarted.deps.guard.halted
     assert restarted.deps.ledger.cash == app.deps.ledger.cash
+
+
+async def test_a_repeated_or_older_bar_re_marks_nothing():
+    bus, app, registry, seen = await start_portfolio()
+    await bus.publish(fill(price=Decimal("10"), commission=Decimal("0")))
+    newer = bar(ts_event=T0 + DAY, ts_init=T0 + DAY, close=Decimal("12"), high=Decimal("12"), sequence=2)
+    older = bar(close=Decimal("9"), low=Decimal("9"), sequence=1)
+    await bus.publish(newer)
+    await bus.drain()
+    marked = app.deps.ledger.equity(), len(app.deps.curve)
+
+    for repeat in (older, newer):  # a replay resumed from an older position
+        await bus.publish(repeat)
+    await bus.drain()
+
+    assert (app.deps.ledger.equity(), len(app.deps.curve)) == marked
+    assert app.deps.ledger.marks()["ORCL"] == Decimal("12")
+
+
+async def test_what_a_fill_owes_is_published_after_a_failed_publish_and_a_restart(tmp_path):
+    class Refusing(InMemoryBus):
+        async def publish(self, message):
+            if isinstance(message, PositionChanged):
+                raise PublishFailed("connection lost")
+            await super().publish(message)
+
+    store = LedgerStore(tmp_path / "ledger.db")
+    topo = Topology("unit")
+    broken = Refusing(topo)
+    app = bootstrap(PortfolioSettings.isolated(instance_id="unit"), bus=broken, clock=SimulatedClock(T0), store=store)
+    await start_in_memory(app, broken)
+    await broken.publish(fill())
+    await broken.drain()  # the fill is applied and stored; its announcements are not out (the handler retries)
+    assert app.deps.ledger.fill_count == 1
+    store.close()
+
+    bus, restarted, _, seen = await start_portfolio(LedgerStore(tmp_path / "ledger.db"))
+    await restarted.on_start[0]()
+    await bus.drain()
+
+    assert [type(m) for m in seen] == [PositionChanged, PortfolioSnapshot]

@@ -8,7 +8,7 @@ from services.portfolio.domain import DrawdownTracker, Ledger, position_changed_
 from shared.contracts import PortfolioSnapshot, PositionChanged
 from tests.factories import T0
 
-from .helpers import buy, sell
+from .factories import buy, sell
 
 D = Decimal
 ENVELOPE = dict(ts_event=T0, ts_init=T0, source="portfolio")

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.strategy.domain import SignalIntent, StrategyEngine, StrategySpec
-from services.strategy.domain.strategies import SmaCross, SmaCrossConfig
+from services.strategy.domain import LoadedStrategy, SignalIntent, StrategyEngine
+from services.strategy.domain.strategies import SmaCross, SmaCrossParams
 from shared.contracts import BarClosed, OrderFilled, QuoteTicked, Side, TradeTicked
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -83,7 +83,7 @@ def make_fill(strategy_id: str, *, symbol: str = "ORCL", price: str = "10", side
 
 def sma_cross_engine(fast: int = 10, slow: int = 30, **params) -> StrategyEngine:
     """Build an engine running one ``sma_cross`` (id ``sma``) on every symbol."""
-    return StrategyEngine([StrategySpec("sma", SmaCross, SmaCrossConfig(fast=fast, slow=slow, **params))])
+    return StrategyEngine([LoadedStrategy("sma", SmaCross, SmaCrossParams(fast=fast, slow=slow, **params))])
 
 
 def run_bars(engine: StrategyEngine, bars: Sequence[BarClosed]) -> list[tuple[int, SignalIntent]]:

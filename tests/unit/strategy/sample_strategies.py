@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from services.strategy.domain import Strategy, StrategyConfig, StrategyContext
+from services.strategy.domain import Strategy, StrategyContext, StrategyParams
 from shared.contracts import BarClosed, OrderFilled, QuoteTicked, TradeTicked
 
 
-class RecorderConfig(StrategyConfig):
+class RecorderParams(StrategyParams):
     """Emit LONG on every bar whose close is at least ``long_at``; raise on a close equal to ``fail_at``."""
 
     long_at: int | None = None
@@ -14,22 +14,22 @@ class RecorderConfig(StrategyConfig):
     warmup: int = 0
 
 
-class Recorder(Strategy[RecorderConfig]):
+class Recorder(Strategy[RecorderParams]):
     """Record every event it sees; exit on every fill."""
 
-    def __init__(self, config: RecorderConfig, context: StrategyContext) -> None:
-        super().__init__(config, context)
+    def __init__(self, params: RecorderParams, context: StrategyContext) -> None:
+        super().__init__(params, context)
         self.seen: list[tuple[str, object]] = []
 
     @property
     def warmup_bars(self) -> int:
-        return self.config.warmup
+        return self.params.warmup
 
     def on_bar(self, bar: BarClosed) -> None:
         self.seen.append(("bar", bar.close))
-        if self.config.fail_at is not None and bar.close == self.config.fail_at:
+        if self.params.fail_at is not None and bar.close == self.params.fail_at:
             raise RuntimeError("strategy bug")
-        if self.config.long_at is not None and bar.close >= self.config.long_at:
+        if self.params.long_at is not None and bar.close >= self.params.long_at:
             self.long(strength=1)
 
     def on_tick(self, tick: TradeTicked) -> None:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from services.strategy.adapters import WorkerGroup
 from services.strategy.bootstrap import bootstrap, inbox_queue
 from services.strategy.settings import StrategySettings
-from shared.contracts import BarHistoryProvided, OrderFilled, WorkerHeartbeatSent
+from shared.contracts import BarHistoryProvided, WorkerHeartbeatSent
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.errors import PublishFailed
 from shared.messaging.memory import InMemoryBus

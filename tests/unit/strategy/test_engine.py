@@ -6,15 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from services.strategy.domain import NO_INTENTS, SmaCross, SmaCrossConfig, StrategyEngine, StrategySpec
+from services.strategy.domain import NO_INTENTS, LoadedStrategy, SmaCross, SmaCrossParams, StrategyEngine
 from shared.contracts import Direction
 
 from .factories import make_bar, make_bars, make_fill, make_quote, make_tick, run_bars, sma_cross_engine
-from .sample_strategies import Recorder, RecorderConfig
+from .sample_strategies import Recorder, RecorderParams
 
 
-def recorder_spec(strategy_id: str, symbols="all", **params) -> StrategySpec:
-    return StrategySpec(strategy_id, Recorder, RecorderConfig(**params), symbols)
+def recorder_spec(strategy_id: str, symbols="all", **params) -> LoadedStrategy:
+    return LoadedStrategy(strategy_id, Recorder, RecorderParams(**params), symbols)
 
 
 def test_each_symbol_keeps_its_own_strategy_state():
@@ -37,12 +37,12 @@ def test_strategies_on_one_symbol_run_in_spec_order_and_their_intents_follow_it(
 
 def test_two_strategies_on_one_symbol_signal_as_each_would_alone():
     bars = make_bars([10, 9, 10, 11, 12, 13, 12, 10, 9, 11, 12, 10, 8, 9, 12, 13])
-    quick, slow = SmaCrossConfig(fast=1, slow=2), SmaCrossConfig(fast=2, slow=4)
+    quick, slow = SmaCrossParams(fast=1, slow=2), SmaCrossParams(fast=2, slow=4)
     alone = {
         name: [(index, i.direction) for index, i in run_bars(sma_cross_engine(**config.model_dump()), bars)]
         for name, config in (("quick", quick), ("slow", slow))
     }
-    engine = StrategyEngine([StrategySpec("quick", SmaCross, quick), StrategySpec("slow", SmaCross, slow)])
+    engine = StrategyEngine([LoadedStrategy("quick", SmaCross, quick), LoadedStrategy("slow", SmaCross, slow)])
 
     together = run_bars(engine, bars)
 
@@ -133,8 +133,8 @@ def test_strategy_ids_must_be_unique():
 
 
 def test_spec_rejects_a_config_of_another_strategy():
-    with pytest.raises(TypeError, match="SmaCrossConfig"):
-        StrategySpec("sma", SmaCross, RecorderConfig())
+    with pytest.raises(TypeError, match="SmaCrossParams"):
+        LoadedStrategy("sma", SmaCross, RecorderParams())
 
 
 @pytest.mark.parametrize("symbols", ["ORCL", []])

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.strategy.domain import MeanReversion, MeanReversionConfig, StrategyEngine, StrategySpec
+from services.strategy.domain import LoadedStrategy, MeanReversion, MeanReversionParams, StrategyEngine
 from shared.contracts import Direction, OrderType
 
 from .factories import make_bars, run_bars
@@ -15,8 +15,8 @@ from .factories import make_bars, run_bars
 
 
 def run(closes, **params):
-    config = MeanReversionConfig(**({"period": 5, "entry_z": 1.5} | params))
-    engine = StrategyEngine([StrategySpec("mr", MeanReversion, config)])
+    config = MeanReversionParams(**({"period": 5, "entry_z": 1.5} | params))
+    engine = StrategyEngine([LoadedStrategy("mr", MeanReversion, config)])
     return run_bars(engine, make_bars(closes))
 
 
@@ -61,4 +61,4 @@ def test_a_flat_series_has_no_z_score_and_no_signal():
 @pytest.mark.parametrize("params", [{"exit_z": 2.0}, {"exit_z": -2.5}, {"entry_z": 0}, {"limit_offset": 1}])
 def test_config_rejects_inconsistent_thresholds(params):
     with pytest.raises(ValueError):
-        MeanReversionConfig(**params)
+        MeanReversionParams(**params)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from services.strategy.domain import StrategyEngine, StrategySpec
-from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
 from services.strategy.adapters.partitions import OwnedPartition
+from services.strategy.domain import LoadedStrategy, StrategyEngine
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
 from shared.contracts import BarClosed, Message, SignalGenerated
 from shared.runtime.clock import SimulatedClock
 
 from .factories import START, make_bars, make_fill, make_tick, sma_cross_engine
-from .sample_strategies import Recorder, RecorderConfig
+from .sample_strategies import Recorder, RecorderParams
 
 CLOSES = [10, 11, 12, 11, 10, 9, 10, 12, 13, 12, 11, 10, 9, 8, 9, 11, 13, 14, 12, 10]
 
@@ -70,7 +70,7 @@ async def let_others_run() -> None:
 
 
 def recorder_engine() -> StrategyEngine:
-    return StrategyEngine([StrategySpec("rec", Recorder, RecorderConfig())])
+    return StrategyEngine([LoadedStrategy("rec", Recorder, RecorderParams())])
 
 
 async def test_the_first_event_of_a_symbol_is_handled_after_the_bars_before_it_were_replayed():
@@ -131,7 +131,7 @@ async def test_a_partition_taken_over_mid_stream_emits_the_signals_an_uninterrup
 async def test_release_lets_the_event_in_hand_publish_its_signals_before_the_consumer_goes():
     bars = make_bars(CLOSES)
     bus = RecordingBus()
-    engine = StrategyEngine([StrategySpec("rec", Recorder, RecorderConfig(long_at=0))])
+    engine = StrategyEngine([LoadedStrategy("rec", Recorder, RecorderParams(long_at=0))])
     owned = partition(engine, History(bars), bus)
     await owned.handlers()[BarClosed](bars[0])
     bus.gate = asyncio.Event()

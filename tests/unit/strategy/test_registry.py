@@ -9,15 +9,15 @@ import pytest
 from services.strategy.domain import (
     STRATEGIES,
     MeanReversion,
-    MeanReversionConfig,
+    MeanReversionParams,
     SmaCross,
-    SmaCrossConfig,
-    StrategyConfigError,
+    SmaCrossParams,
+    StrategyParamsError,
     UnknownStrategy,
-    build_config,
-    build_spec,
+    build_params,
     load_strategy,
     parse_params,
+    prepare_strategy,
 )
 
 from .sample_strategies import NotAStrategy, Recorder
@@ -60,10 +60,10 @@ def test_a_path_to_something_that_is_not_a_strategy_is_refused(path):
 def test_param_strings_are_parsed_through_the_typed_config():
     params = parse_params(["period=10", "entry_z=1.5", "tick_size=0.05", "allow_short=true"])
 
-    config = build_config(MeanReversion, params)
+    config = build_params(MeanReversion, params)
 
-    assert config == MeanReversionConfig(period=10, entry_z=1.5, tick_size=Decimal("0.05"), allow_short=True)
-    assert build_config(SmaCross, {}) == SmaCrossConfig(fast=10, slow=30, allow_short=False)
+    assert config == MeanReversionParams(period=10, entry_z=1.5, tick_size=Decimal("0.05"), allow_short=True)
+    assert build_params(SmaCross, {}) == SmaCrossParams(fast=10, slow=30, allow_short=False)
 
 
 @pytest.mark.parametrize(
@@ -76,15 +76,15 @@ def test_param_strings_are_parsed_through_the_typed_config():
     ],
 )
 def test_invalid_params_are_reported_by_name(params, problem):
-    with pytest.raises(StrategyConfigError, match=problem):
-        build_config(SmaCross, params)
+    with pytest.raises(StrategyParamsError, match=problem):
+        build_params(SmaCross, params)
 
 
 @pytest.mark.parametrize(
     ("pairs", "problem"), [(["fast"], "name=value"), (["=5"], "name=value"), (["fast=5", "fast=6"], "twice")]
 )
 def test_malformed_param_strings_are_refused(pairs, problem):
-    with pytest.raises(StrategyConfigError, match=problem):
+    with pytest.raises(StrategyParamsError, match=problem):
         parse_params(pairs)
 
 
@@ -93,7 +93,7 @@ def test_param_values_may_contain_equals_signs_and_surrounding_spaces_are_droppe
 
 
 def test_a_spec_is_built_from_configuration_with_no_symbols_meaning_all():
-    spec = build_spec("s1", "sma_cross", {"fast": "5", "slow": "20"}, symbols=())
+    spec = prepare_strategy("s1", "sma_cross", {"fast": "5", "slow": "20"}, symbols=())
 
-    assert (spec.strategy, spec.config, spec.symbols) == (SmaCross, SmaCrossConfig(fast=5, slow=20), "all")
-    assert build_spec("s2", "mean_reversion", {}, symbols=("ORCL",)).symbols == frozenset({"ORCL"})
+    assert (spec.strategy, spec.params, spec.symbols) == (SmaCross, SmaCrossParams(fast=5, slow=20), "all")
+    assert prepare_strategy("s2", "mean_reversion", {}, symbols=("ORCL",)).symbols == frozenset({"ORCL"})

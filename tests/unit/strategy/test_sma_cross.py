@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.strategy.domain import SmaCrossConfig
+from services.strategy.domain import SmaCrossParams
 from shared.contracts import Direction, OrderType
 
 from .factories import make_bars, run_bars, sma_cross_engine
@@ -100,4 +100,4 @@ def test_warmup_bars_is_the_slow_period():
 @pytest.mark.parametrize(("fast", "slow"), [(30, 30), (31, 30), (0, 30)])
 def test_config_rejects_a_fast_period_that_is_not_below_slow_or_positive(fast, slow):
     with pytest.raises(ValueError):
-        SmaCrossConfig(fast=fast, slow=slow)
+        SmaCrossParams(fast=fast, slow=slow)

@@ -7,11 +7,10 @@ import asyncio
 import pytest
 
 from services.strategy.adapters import HistoryClient, WorkerGroup
-from services.strategy.domain import StrategySpec
-from services.strategy.domain.membership import owned_partitions
-from services.strategy.domain import StrategyEngine
-from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
 from services.strategy.adapters.partitions import OwnedPartition
+from services.strategy.domain import LoadedStrategy, StrategyEngine
+from services.strategy.domain.membership import owned_partitions
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
 from shared.contracts import BarHistoryProvided, BarView, Message, RequestBarHistory, WorkerHeartbeatSent
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import TransientError
@@ -19,7 +18,7 @@ from shared.messaging.topology import Topology, partition_of
 from shared.runtime.clock import SimulatedClock
 
 from .factories import START, day, make_bars, make_fill
-from .sample_strategies import Recorder, RecorderConfig
+from .sample_strategies import Recorder, RecorderParams
 
 
 class FakeConsumer:
@@ -71,7 +70,7 @@ def beat(worker: str, *, leaving: bool = False, group: str = "strategy") -> Work
 
 
 def group(bus: FakeBus, clock: Clock, worker: str = "me") -> WorkerGroup:
-    engine_spec = StrategySpec("rec", Recorder, RecorderConfig())
+    engine_spec = LoadedStrategy("rec", Recorder, RecorderParams())
 
     def new_partition(number: int) -> OwnedPartition:
         def new_state() -> StrategyDeps:

@@ -1,6 +1,6 @@
 """Built-in strategies."""
 
-from .mean_reversion import MeanReversion, MeanReversionConfig
-from .sma_cross import SmaCross, SmaCrossConfig
+from .mean_reversion import MeanReversion, MeanReversionParams
+from .sma_cross import SmaCross, SmaCrossParams
 
-__all__ = ["MeanReversion", "MeanReversionConfig", "SmaCross", "SmaCrossConfig"]
+__all__ = ["MeanReversion", "MeanReversionParams", "SmaCross", "SmaCrossParams"]

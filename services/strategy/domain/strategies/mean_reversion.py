@@ -9,11 +9,11 @@ from pydantic import Field, model_validator
 
 from shared.contracts import BarClosed, OrderType
 
-from ..api import Strategy, StrategyConfig, StrategyContext
+from ..api import Strategy, StrategyContext, StrategyParams
 from ..indicators import SMA, RollingStd
 
 
-class MeanReversionConfig(StrategyConfig):
+class MeanReversionParams(StrategyParams):
     """Parameters of ``mean_reversion``."""
 
     period: int = Field(20, ge=2, description="Bars in the mean and standard deviation of closes.")
@@ -32,7 +32,7 @@ class MeanReversionConfig(StrategyConfig):
         return self
 
 
-class MeanReversion(Strategy[MeanReversionConfig]):
+class MeanReversion(Strategy[MeanReversionParams]):
     """Fade stretched closes: z = (close - SMA) / std over ``period`` bars (population std).
 
     Flat and ``z < -entry_z``: LONG with a LIMIT at ``close * (1 - limit_offset)``, rounded down to the tick.
@@ -41,16 +41,16 @@ class MeanReversion(Strategy[MeanReversionConfig]):
     asked for, not fills: an entry that never fills is still exited by the EXIT signal.
     """
 
-    def __init__(self, config: MeanReversionConfig, context: StrategyContext) -> None:
-        super().__init__(config, context)
-        self._mean: SMA[Decimal] = SMA(config.period)
-        self._std = RollingStd(config.period)
+    def __init__(self, params: MeanReversionParams, context: StrategyContext) -> None:
+        super().__init__(params, context)
+        self._mean: SMA[Decimal] = SMA(params.period)
+        self._std = RollingStd(params.period)
         self._side = 0
 
     @property
     def warmup_bars(self) -> int:
         """Return ``period - 1``: the next bar completes the window."""
-        return self.config.period - 1
+        return self.params.period - 1
 
     def on_bar(self, bar: BarClosed) -> None:
         """Update the mean and deviation with the close, then enter or exit on the z-score."""
@@ -60,23 +60,23 @@ class MeanReversion(Strategy[MeanReversionConfig]):
         if mean is None or not std:
             return
         z = float(close - mean) / std
-        config = self.config
+        params = self.params
         if self._side == 0:
             self._maybe_enter(close, z)
-        elif (self._side > 0 and z >= config.exit_z) or (self._side < 0 and z <= -config.exit_z):
+        elif (self._side > 0 and z >= params.exit_z) or (self._side < 0 and z <= -params.exit_z):
             self._side = 0
             self.exit()
 
     def _maybe_enter(self, close: Decimal, z: float) -> None:
-        config = self.config
-        if z < -config.entry_z:
-            limit = _to_tick(close * (1 - config.limit_offset), config.tick_size, ROUND_FLOOR)
+        params = self.params
+        if z < -params.entry_z:
+            limit = _to_tick(close * (1 - params.limit_offset), params.tick_size, ROUND_FLOOR)
             if limit > 0:
                 self._side = 1
                 self.long(order_type=OrderType.LIMIT, limit_price=limit)
-        elif config.allow_short and z > config.entry_z:
+        elif params.allow_short and z > params.entry_z:
             self._side = -1
-            limit = _to_tick(close * (1 + config.limit_offset), config.tick_size, ROUND_CEILING)
+            limit = _to_tick(close * (1 + params.limit_offset), params.tick_size, ROUND_CEILING)
             self.short(order_type=OrderType.LIMIT, limit_price=limit)
 
 

@@ -9,11 +9,11 @@ from pydantic import Field, model_validator
 
 from shared.contracts import BarClosed
 
-from ..api import Strategy, StrategyConfig, StrategyContext
+from ..api import Strategy, StrategyContext, StrategyParams
 from ..indicators import SMA
 
 
-class SmaCrossConfig(StrategyConfig):
+class SmaCrossParams(StrategyParams):
     """Parameters of ``sma_cross``."""
 
     fast: int = Field(10, ge=1, description="Bars in the fast SMA of closes.")
@@ -27,7 +27,7 @@ class SmaCrossConfig(StrategyConfig):
         return self
 
 
-class SmaCross(Strategy[SmaCrossConfig]):
+class SmaCross(Strategy[SmaCrossParams]):
     """Go long when SMA(fast) crosses above SMA(slow); exit (or go short) when it crosses below.
 
     Both averages include the current bar and are exact (Decimal), so equal averages are a tie, not noise.
@@ -40,24 +40,24 @@ class SmaCross(Strategy[SmaCrossConfig]):
     execution service sizes them.
     """
 
-    def __init__(self, config: SmaCrossConfig, context: StrategyContext) -> None:
-        super().__init__(config, context)
-        self._fast: SMA[Decimal] = SMA(config.fast)
-        self._slow: SMA[Decimal] = SMA(config.slow)
+    def __init__(self, params: SmaCrossParams, context: StrategyContext) -> None:
+        super().__init__(params, context)
+        self._fast: SMA[Decimal] = SMA(params.fast)
+        self._slow: SMA[Decimal] = SMA(params.slow)
         self._last_sign = 0
         self._wants_long = False
 
     @property
     def warmup_bars(self) -> int:
         """Return ``slow``: with that many bars seen, the next bar is evaluated."""
-        return self.config.slow
+        return self.params.slow
 
     def on_bar(self, bar: BarClosed) -> None:
         """Update both averages with the close and emit a signal on a cross."""
         close = bar.close
         fast = self._fast.update(close)
         slow = self._slow.update(close)
-        if slow is None:
+        if slow is None or fast is None:  # the fast average is defined whenever the slow one is
             return
         diff = fast - slow
         sign = (diff > 0) - (diff < 0)
@@ -71,7 +71,7 @@ class SmaCross(Strategy[SmaCrossConfig]):
         if up:
             self._wants_long = True
             self.long()
-        elif self.config.allow_short:
+        elif self.params.allow_short:
             self._wants_long = False
             self.short()
         elif self._wants_long:

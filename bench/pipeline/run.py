@@ -10,13 +10,13 @@ a fresh namespace that is deleted afterwards:
 2. **latency**: ``--symbols`` x ``--latency-bars`` bars paced at ``--latency-rate`` bars/s, traded by
    ``sma_cross`` fast=2 slow=3 (a signal every third bar or so). Tick-to-order latency is the arrival of an
    order's acceptance at a queue of the bench minus the arrival of its bar at another (see
-   ``bench.pipeline_probe.Observer``: both arrivals are their publications, to the broker's routing time),
+   ``bench.pipeline.probe.Observer``: both arrivals are their publications, to the broker's routing time),
    matched by the chain id: ``OrderAccepted.correlation_id`` is the ``message_id`` of the bar that began it.
 
 The tradebus side is ``tradebus up``'s suite (``tools.suite.processes.run_suite``) replaying CSV files of
 seeded random-walk bars (symbol k's bars start k seconds late and are ``--symbols`` seconds apart, so the merged
 replay has one bar per second of event time and ``--latency-rate`` is the replay speed). The raw side is
-``bench.pipeline_raw``: four processes of plain aio-pika consumers forwarding bar -> signal -> accepted through
+``bench.pipeline.raw``: four processes of plain aio-pika consumers forwarding bar -> signal -> accepted through
 the same broker hops. Nothing may be lost: each consumer must see every bar, the tradebus portfolio must end
 with the backtester's fills and equity on the same files, each order must be announced accepted, and no
 message may be left in a work queue or dead-lettered; otherwise the run exits 1. Acceptances published more
@@ -40,11 +40,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tools.backtest import BacktestConfig, run_backtest
 from services.data.adapters.csv_feeds import write_synthetic_csv
+from tools.backtest import BacktestConfig, run_backtest
 
-from .pipeline_probe import percentile
-from .pipeline_sides import LOCAL_BROKER, ROLES, BenchFailed, Config, Feed, Run, run_raw, run_tradebus
+from .probe import percentile
+from .sides import LOCAL_BROKER, ROLES, BenchFailed, Config, Feed, Run, run_raw, run_tradebus
 
 START = datetime(2024, 1, 2, tzinfo=timezone.utc)
 
@@ -166,7 +166,7 @@ def summarise(config: Config, throughput: list[dict[str, Run]], latency: list[di
 
 
 def parse_args(argv: list[str] | None) -> Config:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("AMQP_URL", LOCAL_BROKER))
     parser.add_argument("--symbols", type=int, default=Config.symbols)
     parser.add_argument("--bars", type=int, default=Config.bars, help="bars per symbol, throughput phase")
@@ -194,6 +194,3 @@ def main(argv: list[str] | None = None) -> int:
     summarise(config, throughput, latency, flood, paced)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

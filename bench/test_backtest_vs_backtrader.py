@@ -1,4 +1,8 @@
-"""The backtrader comparison's own logic: the tradebus side reports what the engine traded; mismatches show."""
+"""The backtrader comparison's own logic: the tradebus side reports what the engine traded; mismatches show.
+
+``make test`` collects only ``tests/``: ``bench/backtest_vs_backtrader.py --quick`` runs these before its smoke run
+(or run them with ``pytest bench/test_backtest_vs_backtrader.py``).
+"""
 
 from __future__ import annotations
 

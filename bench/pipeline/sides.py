@@ -17,14 +17,14 @@ from typing import Any
 
 import pika
 
-from services.data.handlers import PUBLISH_WINDOW
+from services.data.adapters.replay import PUBLISH_WINDOW
+from shared.messaging.topology import Topology
 from tools.suite.processes import ServiceProcess, SuiteOptions, run_suite
 from tools.suite.progress import settled
 from tools.suite.run import reset
-from shared.messaging.topology import Topology
 
-from . import pipeline_raw
-from .pipeline_probe import (
+from . import raw as raw_roles
+from .probe import (
     Observer,
     Progress,
     broker_pid,
@@ -191,7 +191,7 @@ async def check_outcome(processes: list[ServiceProcess], options: SuiteOptions, 
     """Raise ``BenchFailed`` unless the queues drained, nothing was dead-lettered, and the account is the backtest's."""
     try:
         reports = await asyncio.wait_for(settled(processes, options.amqp_url, topology), 120)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise BenchFailed("the queues did not drain within 120 s of the last bar") from None
     portfolio = reports["portfolio"] or {}
     if (portfolio.get("fills"), Decimal(portfolio.get("equity", "NaN"))) != (feed.fills, feed.equity):
@@ -248,7 +248,7 @@ class RawProcesses:
 
     async def spawn(self, role: str, *args: str) -> None:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.pipeline_raw", role, *args, stdout=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "bench.pipeline.raw", role, *args, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT)
         self.processes[role] = process
         self._pumps.append(asyncio.create_task(self._pump(role, process)))
@@ -289,7 +289,7 @@ class RawProcesses:
             self._news.clear()
             try:
                 await asyncio.wait_for(self._news.wait(), min(remaining, 0.5))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def stop(self) -> None:
@@ -303,11 +303,11 @@ class RawProcesses:
 async def run_raw(config: Config, feed: Feed, speed: float, observe: bool) -> Run:
     """Run the raw pipeline over ``feed`` at ``speed`` (0 = as fast as possible) and return its figures."""
     namespace = f"benchraw{uuid.uuid4().hex[:8]}"
-    exchanges, _ = pipeline_raw.names(namespace, list(feed.symbols))
+    exchanges, _ = raw_roles.names(namespace, list(feed.symbols))
     observer, raw = Observer(), RawProcesses()
     common = ("--url", config.url, "--namespace", namespace, "--prefetch", str(config.prefetch),
               "--symbols", *feed.symbols)
-    await pipeline_raw.declare(config.url, namespace, list(feed.symbols))
+    await raw_roles.declare(config.url, namespace, list(feed.symbols))
     try:
         await observer.start(config.url, exchanges["market"], exchanges["order"], bars=observe)
         for role in ROLES[1:]:
@@ -326,7 +326,7 @@ async def run_raw(config: Config, feed: Feed, speed: float, observe: bool) -> Ru
     finally:
         await raw.stop()
         await observer.close()
-        left = await pipeline_raw.delete(config.url, namespace, list(feed.symbols))
+        left = await raw_roles.delete(config.url, namespace, list(feed.symbols))
     if any(left.values()):
         raise BenchFailed(f"raw: messages left in queues: {left}; reports {raw.reports}\n" + "\n".join(raw.log))
     return raw_run(raw.reports, feed, cpu_used(before, after), observer, signals, observe)

@@ -1,7 +1,7 @@
 """The paper matcher reproduces backtrader's fills: SMA(10/30) crossover on 20 years of ORCL, next-open fills.
 
-The signals are computed here by the reference rule (tests/fixtures, /work/shared/data/README.md); the matcher
-does the fills and commissions, and the account must end at the reference value to the cent and beyond.
+The signals are computed here by the reference rule (tests/parity/__init__.py); the matcher does the fills and
+commissions, and the account must end at the reference value to the cent and beyond.
 """
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ import csv
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from shared.contracts import BarClosed, Side
 from services.execution.domain.matching import MatcherConfig, PaperMatcher
 from services.execution.domain.pricing import Commission
 from services.execution.domain.reports import Filled
-
-from .factories import order
-
-ORCL_CSV = Path(__file__).parents[2] / "fixtures" / "orcl-1995-2014.csv"
+from shared.contracts import BarClosed, Side
+from tests.paths import ORCL_SAMPLE as ORCL_CSV
+from tests.unit.execution.factories import order
 
 
 def read_bars() -> list[BarClosed]:

@@ -1,6 +1,6 @@
 """The raw aio-pika reference of ``bench.pipeline``: the same hops as the suite, with trivial consumers.
 
-Four roles, each its own process (``python -m bench.pipeline_raw <role> ...``), as the suite's services are:
+Four roles, each its own process (``python -m bench.pipeline.raw <role> ...``), as the suite's services are:
 
 - ``data`` reads the bench's CSV files, paces them like the data service (event time / ``--speed``, 0 = as
   fast as possible) and publishes one JSON bar per row to ``{ns}.market`` (``market.bar.<symbol>``), with at
@@ -43,11 +43,11 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueueIterator,
-    DeliveryMode,
     ExchangeType,
 )
 
-CONFIRM_TIMEOUT = 10.0
+from ..raw_publisher import confirm_channel, publish_json
+
 EXCHANGES = ("market", "signal", "order")
 
 
@@ -116,11 +116,9 @@ def read_bars(paths: list[Path], symbols: list[str], timeframe: str) -> list[tup
 
 async def publish(exchange: AbstractExchange, routing_key: str, payload: dict[str, Any], message_id: str,
                   correlation_id: str) -> None:
-    """Publish ``payload`` as persistent JSON, mandatory, and wait for the broker's confirm."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    message = aio_pika.Message(body, content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT,
-                               message_id=message_id, correlation_id=correlation_id, type=payload["type"])
-    await exchange.publish(message, routing_key, mandatory=True, timeout=CONFIRM_TIMEOUT)
+    """Publish ``payload`` as the raw publisher does, its ids and type as message properties."""
+    await publish_json(exchange, routing_key, payload, message_id=message_id, correlation_id=correlation_id,
+                       type=payload["type"])
 
 
 async def run_data(args: argparse.Namespace, channel: AbstractChannel, exchanges: dict[str, str]) -> None:
@@ -297,7 +295,7 @@ async def run(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with connection:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        channel = await confirm_channel(connection)
         if args.role == "data":
             work = asyncio.ensure_future(run_data(args, channel, exchanges))
         else:

@@ -1,7 +1,7 @@
 """Parity: the ledger fed the ORCL SMA-crossover fills reproduces the reference engines' numbers exactly.
 
-The fills are derived here from the specification in ``/work/shared/data/README.md`` (SMA 10/30 crossover, long
-only, 100 shares, next-open fills), independently of the strategy service; this tests the ledger's arithmetic.
+The fills are derived here from the reference specification (``tests/parity/__init__.py``: SMA 10/30 crossover,
+long only, 100 shares, next-open fills), independently of the strategy service; this tests the ledger's arithmetic.
 """
 
 from __future__ import annotations
@@ -9,16 +9,14 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from services.portfolio.domain import EquityCurve, Ledger, compute_metrics
 from shared.contracts import Side
+from tests.paths import ORCL_SAMPLE as ORCL
+from tests.unit.portfolio.factories import filled
 
-from .helpers import filled
-
-ORCL = Path(__file__).parents[2] / "fixtures" / "orcl-1995-2014.csv"
 D = Decimal
 
 

@@ -1,4 +1,4 @@
-"""sma_cross(10, 30) on 20 years of ORCL reproduces the reference trades of tests/fixtures (backtrader's result).
+"""sma_cross(10, 30) on 20 years of ORCL reproduces the reference trades (backtrader's result).
 
 The signals are turned into trades the way the reference specifies: market orders filled at the next bar's open,
 100 shares, no commission, the open position marked at the last close.
@@ -16,10 +16,9 @@ import pytest
 
 from services.strategy.domain import SMA
 from shared.contracts import BarClosed, Direction
+from tests.paths import ORCL_SAMPLE as ORCL_CSV
+from tests.unit.strategy.factories import run_bars, sma_cross_engine
 
-from .factories import run_bars, sma_cross_engine
-
-ORCL_CSV = Path(__file__).parents[2] / "fixtures" / "orcl-1995-2014.csv"
 SHARES = 100
 
 

@@ -1,4 +1,4 @@
-"""The backtester against the reference SMA-crossover result on ORCL (see tests/fixtures/README.md).
+"""The backtester against the reference SMA-crossover result on ORCL (see tests/parity/__init__.py).
 
 backtrader 1.9.78, backtesting.py and NautilusTrader all give these numbers for the same specification; the
 backtester runs the four services' real handlers, so this is the suite's parity, not a model of it.
@@ -7,14 +7,12 @@ backtester runs the four services' real handlers, so this is the suite's parity,
 import json
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from tests.paths import ORCL_SAMPLE as ORCL
 from tools.backtest import BacktestConfig, run_backtest
 from tools.cli import main
-
-ORCL = Path(__file__).parents[1] / "fixtures" / "orcl-1995-2014.csv"
 
 FIRST_FIVE = [  # entry date, entry price, exit date, exit price, P&L of 100 shares
     (date(1995, 5, 12), Decimal("2.37037"), date(1995, 9, 25), Decimal("2.935185"), Decimal("56.4815")),
