@@ -27,6 +27,7 @@ check: install  ## static checks of the deployment files; needs docker-compose a
 	$(BIN)/python deploy/generate.py --check
 	docker-compose --env-file .env.example -f docker-compose.yml config --quiet
 	docker-compose --env-file .env.example -f docker-compose.yml -f deploy/compose.tls.yml config --quiet
+	docker-compose --env-file .env.example -f docker-compose.yml -f deploy/compose.live.yml config --quiet
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts.test.yml

@@ -1,12 +1,11 @@
 """Run the execution service: ``python -m services.execution``."""
 
-import asyncio
 import sys
 
-from shared.runtime.service import run_service
+from shared.runtime.service import main
 
 from .bootstrap import bootstrap
 from .settings import ExecutionSettings
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(run_service(bootstrap, ExecutionSettings())))
+    sys.exit(main(bootstrap, ExecutionSettings))

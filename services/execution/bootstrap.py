@@ -13,6 +13,7 @@ from shared.messaging.errors import PublishFailed
 from shared.messaging.subscriptions import shared_subscriptions
 from shared.runtime.clock import Clock, LiveClock
 from shared.runtime.service import ServiceApp, make_amqp_bus
+from shared.venues import open_exchange, venue_summary
 
 from .adapters.broker import Broker, BrokerUnavailable
 from .adapters.paper import PaperBroker
@@ -51,7 +52,22 @@ def risk_limits(settings: ExecutionSettings) -> RiskLimits:
     """Return the pre-trade limits, from the settings."""
     r = settings.risk
     return RiskLimits(r.max_order_quantity, r.max_order_notional, r.max_position, r.max_gross_exposure,
-                      r.max_orders_per_second)
+                      r.max_orders_per_second, max_leverage=r.max_leverage)
+
+
+def venue_broker(settings: ExecutionSettings, clock: Clock) -> Broker:
+    """Return the broker the settings name: the exchange in sandbox and live mode, else the paper broker (replays,
+    and dry-run on live prices)."""
+    if settings.venue.trades:
+        from .adapters.ccxt_broker import CcxtBroker  # ccxt loads slowly: only when it is used
+
+        return CcxtBroker(open_exchange(settings.venue, private=True), settings.symbols, clock=clock)
+    return PaperBroker(matcher_config(settings), clock=clock, path=settings.state_dir / "paper.sqlite")
+
+
+def trading_mode(settings: ExecutionSettings) -> str:
+    """Return how orders meet the market: replay (no venue), dry-run, sandbox or live."""
+    return settings.venue.mode.value if settings.venue.exchange else "replay"
 
 
 def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clock: Clock | None = None,
@@ -62,9 +78,12 @@ def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clo
     bus = bus or make_amqp_bus(settings, registry)
     clock = clock or LiveClock()
     store = store or SqliteOrderStore(settings.state_dir / "orders.sqlite")
-    broker = broker or PaperBroker(matcher_config(settings), clock=clock, path=settings.state_dir / "paper.sqlite")
+    broker = broker or venue_broker(settings, clock)
     flow = OrderFlow(store, broker, sizing_policy(settings), risk_limits(settings), bus, clock,
-                     f"execution@{settings.instance_id}", timedelta(seconds=settings.lost_after_s))
+                     f"execution@{settings.instance_id}", timedelta(seconds=settings.lost_after_s),
+                     mode=trading_mode(settings))
+    log.info("orders go to %s (%s)", broker.name,
+             ", ".join(f"{key}={value}" for key, value in venue_summary(settings.venue).items()))
     broker.set_report_sink(flow.on_reports)
 
     async def start() -> None:
@@ -80,13 +99,23 @@ def bootstrap(settings: ExecutionSettings, *, bus: MessageBus | None = None, clo
             except (PublishFailed, BrokerUnavailable) as error:  # what is owed stays owed: the next round sends it
                 log.warning("reconciliation deferred: %s", error)
 
+    async def observe_balances_forever() -> None:
+        while True:
+            await asyncio.sleep(settings.balances_interval_s)
+            try:
+                await flow.observe_balances()
+            except (PublishFailed, BrokerUnavailable) as error:
+                log.warning("balances not observed: %s", error)
+
     async def close() -> None:
         await broker.close()
         store.close()
 
     def health() -> dict[str, object]:
-        return {"working_orders": len(flow.account.working), "halted": flow.account.halted}
+        return {"working_orders": len(flow.account.working), "halted": flow.account.halted, "broker": broker.name,
+                **venue_summary(settings.venue)}
 
     subscriptions = shared_subscriptions(bus.topology, "execution", SUBSCRIPTIONS, flow, settings.prefetch)
-    return ServiceApp("execution", bus, subscriptions, tasks=[reconcile_forever], on_start=[start], on_stop=[close],
+    return ServiceApp("execution", bus, subscriptions, tasks=[reconcile_forever, observe_balances_forever],
+                      on_start=[start], on_stop=[close],
                       registry=registry, declare_suite=True, health_details=health, deps=flow)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from shared.contracts import Message, OrderType, SignalGenerated, StreamPositions
+from shared.contracts import BalancesObserved, BalanceView, Message, OrderType, SignalGenerated, StreamPositions
 from shared.messaging.bus import MessageBus
 from shared.messaging.outbox import OutboxPublisher
 from shared.runtime.clock import Clock
@@ -28,7 +28,7 @@ from .domain.events import order_event, refusal
 from .domain.lifecycle import Change, decide
 from .domain.orders import Order, OrderStatus, client_order_id_for, order_for_signal
 from .domain.reconcile import reconcile
-from .domain.reports import Canceled, Filled, OrderEvent, Rejected, Report, Submitted, SubmitUnknown
+from .domain.reports import Accepted, Canceled, Expired, Filled, OrderEvent, Rejected, Report, Submitted, SubmitUnknown
 from .domain.risk import RiskLimits, check_order, reduces_position
 from .domain.sizing import SizingError, SizingPolicy, size_order
 
@@ -47,6 +47,10 @@ class OrderFlow:
     clock: Clock
     source: str
     lost_after: timedelta = timedelta(minutes=1)
+    mode: str = "replay"
+    """How orders meet the market (replay, dry-run, sandbox, live): status reports say it."""
+    last_fill_id: str | None = None
+    """The last fill this process applied: balances read after it are compared once the portfolio has it too."""
     account: ExecutionAccount = field(default_factory=ExecutionAccount)
     prices: StreamPositions = field(default_factory=StreamPositions)
     """What market events the account's last prices have seen (a repeated bar does not move a price back)."""
@@ -107,7 +111,7 @@ class OrderFlow:
 
     async def _check_and_send(self, order: Order, cause: Message | None) -> None:
         now = self.clock.now()
-        reason = check_order(order, self.account.exposure(), self.limits, now)
+        reason = check_order(order, self.account.exposure(excluding=order.client_order_id), self.limits, now)
         if reason is not None:
             self.apply(Rejected(order.client_order_id, reason, now), cause)
             return
@@ -130,6 +134,16 @@ class OrderFlow:
         else:
             self.apply_all(await self.broker.cancel(order.client_order_id), cause)
         await self.publisher.flush()
+
+    async def cancel_entries(self, cause: Message, reason: str) -> int:
+        """Cancel every working order that would add to a position (a halt: no new risk); return how many."""
+        entries = [order for order in list(self.account.working.values())
+                   if not order.reduce_only and not reduces_position(
+                       order.side, order.quantity - order.filled_quantity,
+                       self.account.position(order.strategy_id, order.symbol))]
+        for order in entries:
+            await self.cancel(order.client_order_id, cause, reason)
+        return len(entries)
 
     async def cancel_resting_entries(self, strategy_id: str, symbol: str, cause: Message) -> None:
         """Cancel a strategy's resting limit and stop orders in a symbol: an exit means no new entry either."""
@@ -158,8 +172,17 @@ class OrderFlow:
             self.apply(report, cause)
 
     def apply(self, report: OrderEvent, cause: Message | None) -> Change | None:
-        """Apply one report: decide the change, store it with the event it owes, update the account."""
+        """Apply one report: decide the change, store it with the event it owes, update the account.
+
+        A fill, cancel or expiry the broker reports of an order it has not answered yet (its stream overtook the
+        answer, or the answer was lost) proves that it accepted the order: that is applied and announced first,
+        as reconciliation does, so every order the broker took is announced accepted before anything else.
+        """
         store = self.store
+        if isinstance(report, (Filled, Canceled, Expired)) and report.venue_order_id:
+            order = store.get(report.client_order_id)
+            if order is not None and order.status.is_unanswered:
+                self.apply(Accepted(report.client_order_id, report.venue_order_id, report.ts), cause)
         fill_seen = isinstance(report, Filled) and store.seen_fill(report.fill_id)
         change = decide(store.get(report.client_order_id), report, fill_seen=fill_seen)
         if change is None:
@@ -168,7 +191,27 @@ class OrderFlow:
                             source=self.source, now=self.clock.now()) if change.announced else None
         store.save(change, event)
         self.account.apply(change)
+        if isinstance(report, Filled):
+            self.last_fill_id = report.fill_id
         return change
+
+    async def observe_balances(self) -> None:
+        """Read the venue's balances and publish them for the portfolio to compare (a paper broker has none)."""
+        last_fill_id = self.last_fill_id
+        balances = await self.broker.balances()
+        if balances is None:
+            return
+        await self.publisher.flush()  # the fills announced before the read go out first
+        if self.last_fill_id != last_fill_id:
+            # a fill was applied during the read: the venue may or may not count it, so "the balances as of
+            # this fill" would be a guess either way; the next round reads again
+            log.debug("balances read while a fill arrived: not published")
+            return
+        now = self.clock.now()
+        await self.bus.publish(BalancesObserved(
+            ts_event=now, ts_init=now, source=self.source, venue=self.broker.name, last_fill_id=last_fill_id,
+            balances=tuple(BalanceView(asset=asset, free=free, used=used, total=total)
+                           for asset, (free, used, total) in sorted(balances.items()))))
 
     # -- recovery ----------------------------------------------------------------------------------------------
     def restore(self) -> None:

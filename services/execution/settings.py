@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.runtime.settings import ServiceSettings
+from shared.venues import VenueSettings
 
 
 class SizingSettings(BaseModel):
@@ -39,6 +40,9 @@ class RiskSettings(BaseModel):
     max_position: Decimal | None = Field(None, gt=0, description="Largest position per symbol, in units.")
     max_gross_exposure: Decimal | None = Field(None, gt=0, description="Largest gross exposure, in account currency.")
     max_orders_per_second: int | None = Field(None, ge=1, description="Most orders sent in any one second.")
+    max_leverage: Decimal | None = Field(
+        Decimal(1), gt=0, description="Buying power: an order may not take gross exposure (working orders included) "
+        "beyond this many times equity; 1 means cash may not go below zero.")
 
 
 class PaperSettings(BaseModel):
@@ -49,7 +53,8 @@ class PaperSettings(BaseModel):
     fill_on: Literal["next_open", "close"] = Field(
         "next_open", description="Market orders fill at the next bar's open or this bar's close.")
     slippage_bps: Decimal = Field(Decimal(0), ge=0, description="Adverse slippage, in basis points of the price.")
-    commission_rate: Decimal = Field(Decimal(0), ge=0, description="Commission as a fraction of notional.")
+    commission_rate: Decimal = Field(Decimal(0), ge=0, lt=1,
+                                     description="Commission as a fraction of notional (0.001 = 0.1%).")
     commission_per_share: Decimal = Field(Decimal(0), ge=0, description="Commission per unit filled.")
     commission_minimum: Decimal = Field(Decimal(0), ge=0, description="Least commission per fill.")
     max_volume_participation: Decimal | None = Field(
@@ -74,3 +79,9 @@ class ExecutionSettings(ServiceSettings):
     lost_after_s: float = Field(60.0, gt=0, description="A recorded order the broker still does not know this long "
                                 "after this service last touched it (its own clock) never reached it: rejected.")
     reconcile_interval_s: float = Field(5.0, gt=0, description="How often orders are reconciled with the broker.")
+    venue: VenueSettings = Field(VenueSettings(), description="Where orders go: unset or dry-run, the paper broker; "
+                                 "sandbox or live, the exchange through ccxt.")
+    symbols: tuple[str, ...] = Field((), description="The symbols traded at the venue (sandbox, live): whose open "
+                                     "orders and fills reconciliation reads.")
+    balances_interval_s: float = Field(30.0, gt=0, description="How often the venue's balances are read and "
+                                       "published for the portfolio to compare (sandbox, live).")

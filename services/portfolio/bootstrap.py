@@ -40,9 +40,12 @@ def bootstrap(settings: PortfolioSettings, *, bus: MessageBus | None = None, clo
     for point in stored.curve:
         curve.add(point)
     deps = PortfolioDeps(ledger, store, DrawdownTracker(peak),
-                         RiskGuard(rules, halted=kill_switch.halted, halt_reason=kill_switch.halt_reason), bus,
+                         RiskGuard(rules, halted=kill_switch.halted, halt_reason=kill_switch.halt_reason,
+                                   flattening=kill_switch.flattening), bus,
                          clock or LiveClock(), f"portfolio@{settings.instance_id}", curve=curve,
-                         positions=StreamPositions(stored.streams),
+                         positions=StreamPositions(stored.streams), account_currency=settings.account_currency,
+                         balance_baseline=dict(stored.balance_baseline),
+                         balance_tolerance=settings.balance_tolerance,
                          observe=PortfolioGauges(registry, settings.service_name, settings.max_drawdown).observe)
 
     async def publish_snapshots() -> None:

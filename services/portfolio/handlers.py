@@ -1,5 +1,5 @@
-"""The portfolio service's subscription table: order events and bars in; positions, snapshots, halts and risk
-exits out.
+"""The portfolio service's subscription table: order events, balances, bars and the operator's commands in;
+positions, snapshots, halts, balance differences and exits out.
 
 What a fill or a bar owes (the position change and snapshot after a fill; the exit orders and the halt a bar's
 risk check asks for) is decided in the handler, stored in the outbox together with the change that caused it,
@@ -13,10 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from shared.contracts import (
+    BalanceDifference,
+    BalancesDiffered,
+    BalancesObserved,
     BarClosed,
+    FlattenPositions,
+    HaltTrading,
     Message,
     OrderCanceled,
     OrderExpired,
@@ -25,9 +32,12 @@ from shared.contracts import (
     OrderType,
     PortfolioSnapshot,
     PositionChanged,
+    RequestStatus,
+    ResumeTrading,
     StreamPositions,
     SubmitOrder,
     TradingHalted,
+    TradingResumed,
 )
 from shared.messaging.bus import MessageBus
 from shared.messaging.errors import ErrorPolicy
@@ -45,6 +55,7 @@ from .domain import (
     Ledger,
     PositionUpdate,
     RiskGuard,
+    check_balances,
     position_changed_values,
     snapshot_values,
 )
@@ -70,20 +81,22 @@ class PortfolioDeps:
     positions: StreamPositions = field(default_factory=StreamPositions)
     owing: bool = True
     """Whether the outbox may hold something (at start-up it may: a crash can leave entries behind)."""
-    observe: Callable[[PortfolioSnapshot], None] = lambda snapshot: None
-    """Called with every snapshot published (the Prometheus gauges)."""
+    observe: Callable[[Message], None] = lambda message: None
+    """Called with every message published (the Prometheus gauges read snapshots and balance differences)."""
+    account_currency: str = "USDT"
+    """The currency of cash, in the venue's balances."""
+    balance_baseline: dict[str, Decimal] = field(default_factory=dict)
+    balance_tolerance: Decimal = Decimal(0)
+    balance_pending: dict[str, Decimal] = field(default_factory=dict)
+    """What the last balance comparison found, for the next to confirm (``domain.balances``); in memory only."""
     publisher: OutboxPublisher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.publisher = OutboxPublisher(self.store.outbox, self.bus, self._published)
-
-    def _published(self, message: Message) -> None:
-        if isinstance(message, PortfolioSnapshot):
-            self.observe(message)
+        self.publisher = OutboxPublisher(self.store.outbox, self.bus, self.observe)
 
     def kill_switch(self) -> KillSwitchState:
         """Return the state of the kill switch to store."""
-        return KillSwitchState(self.tracker.peak, self.guard.halted, self.guard.halt_reason)
+        return KillSwitchState(self.tracker.peak, self.guard.halted, self.guard.halt_reason, self.guard.flattening)
 
 
 def owed_id(kind: str, cause: UUID | str) -> UUID:
@@ -113,21 +126,91 @@ async def on_order_ended(event: OrderRejected | OrderCanceled | OrderExpired, de
         deps.guard.release(event.strategy_id, event.symbol)
 
 
+async def on_halt(command: HaltTrading, deps: PortfolioDeps) -> None:
+    if deps.guard.halt(f"operator: {command.reason}"):
+        log.warning("trading halted by the operator: %s", command.reason)
+    reason = deps.guard.halt_reason or command.reason
+    await owe(deps, [halt_event(command, reason, deps), snapshot(command, deps, "halt")])
+
+
+async def on_resume(command: ResumeTrading, deps: PortfolioDeps) -> None:
+    if deps.guard.halted:
+        log.warning("trading resumed by the operator (%s); drawdown is measured afresh from equity %s",
+                    command.reason, deps.ledger.equity())
+    deps.guard.resume()
+    deps.tracker.restart()
+    resumed = TradingResumed.caused_by(command, message_id=owed_id("resume", command.message_id),
+                                       ts_event=command.ts_event, ts_init=deps.clock.now(), source=deps.source,
+                                       reason=f"operator: {command.reason}")
+    await owe(deps, [resumed, snapshot(command, deps, "resume")])
+
+
+async def on_flatten(command: FlattenPositions, deps: PortfolioDeps) -> None:
+    # the exits are placed at the market's time, not the operator's clock: in a replay they lie years apart, and
+    # an order dated after every bar would wait for a bar that never comes
+    market_time = deps.curve.last_time() or command.ts_event
+    exits = [exit_order(intent, command, deps, market_time)
+             for intent in deps.guard.flatten(deps.ledger, command.symbol)]
+    log.warning("flattening %d position(s)%s: %s", len(exits), f" of {command.symbol}" if command.symbol else "",
+                command.reason)
+    # the snapshot comes last: the operator's tool knows from it that every exit order was sent
+    await owe(deps, [*exits, snapshot(command, deps, "flatten")])
+
+
+async def on_status(command: RequestStatus, deps: PortfolioDeps) -> None:
+    await deps.bus.publish(snapshot(command, deps, "status"))
+
+
+async def on_balances(observed: BalancesObserved, deps: PortfolioDeps) -> None:
+    if observed.last_fill_id is not None and not deps.ledger.has_applied(observed.last_fill_id):
+        return  # read before a fill this portfolio has not applied yet: the next observation compares
+    check = check_balances(deps.ledger.balances(deps.account_currency),
+                           {balance.asset: balance.total for balance in observed.balances}, deps.balance_baseline,
+                           deps.balance_tolerance, deps.balance_pending)
+    deps.balance_pending = check.pending
+    owed: list[Message] = []
+    if check.differences:
+        for difference in check.differences:
+            log.error("the venue %s holds %s %s, the books expect %s: a difference of %s, left for a human to "
+                      "explain", observed.venue, difference.observed, difference.asset, difference.expected,
+                      difference.amount)
+        owed.append(BalancesDiffered.caused_by(
+            observed, message_id=owed_id("balances", observed.message_id), ts_event=observed.ts_event,
+            ts_init=deps.clock.now(), source=deps.source, venue=observed.venue,
+            differences=tuple(BalanceDifference(asset=d.asset, expected=d.expected, observed=d.observed,
+                                                difference=d.amount) for d in check.differences)))
+    if owed or check.baseline != deps.balance_baseline:
+        deps.balance_baseline = check.baseline
+        deps.store.save_balance_baseline(check.baseline, owed)
+        deps.owing = deps.owing or bool(owed)
+    await publish_owed(deps)
+
+
+async def owe(deps: PortfolioDeps, owed: list[Message]) -> None:
+    """Store the kill switch with what a command owes (one write), then publish it."""
+    deps.store.save_kill_switch(deps.kill_switch(), owed)
+    deps.owing = True
+    await publish_owed(deps)
+
+
 def mark_to_market(bar: BarClosed, deps: PortfolioDeps) -> list[Message]:
     """Mark the bar's symbol, follow the drawdown, check the risk rules; store it all and return what is owed."""
     ledger = deps.ledger
     ledger.mark(bar.symbol, bar.close)
     equity = ledger.equity()
-    deps.tracker.update(equity)
+    new_peak = deps.tracker.update(equity)
     point = CurvePoint.at(bar.ts_event, equity, in_market=ledger.in_market())
     deps.curve.add(point)
     owed: list[Message] = []
+    halted = False
     if deps.guard.watching:
         actions = deps.guard.evaluate(ledger, deps.tracker.drawdown, symbol=bar.symbol)
         owed += [exit_order(intent, bar, deps) for intent in actions.exits]
         if actions.halt_reason:
+            halted = True
             owed += [halt_event(bar, actions.halt_reason, deps), snapshot(bar, deps, "halt")]
-    deps.store.record_bar(bar, point, deps.kill_switch(), owed)
+    # the kill switch's state changes only with a new peak or a halt: most bars have nothing to store of it
+    deps.store.record_bar(bar, point, deps.kill_switch() if new_peak or halted else None, owed)
     return owed
 
 
@@ -139,10 +222,13 @@ def fill_announcements(fill: OrderFilled, update: PositionUpdate, deps: Portfoli
     return [position, snapshot(fill, deps, "fill")]
 
 
-def exit_order(intent: ExitIntent, cause: Message, deps: PortfolioDeps) -> SubmitOrder:
-    """Return the reduce-only market order that closes the position ``intent`` names."""
+def exit_order(intent: ExitIntent, cause: Message, deps: PortfolioDeps, ts_event: datetime | None = None
+               ) -> SubmitOrder:
+    """Return the reduce-only market order that closes the position ``intent`` names, at ``ts_event`` (default:
+    its cause's)."""
     return SubmitOrder.caused_by(
-        cause, message_id=owed_id("exit", intent.intent_id), ts_event=cause.ts_event, ts_init=deps.clock.now(),
+        cause, message_id=owed_id("exit", intent.intent_id), ts_event=ts_event or cause.ts_event,
+        ts_init=deps.clock.now(),
         source=deps.source, client_order_id=intent.intent_id, strategy_id=intent.strategy_id, symbol=intent.symbol,
         side=intent.side, quantity=intent.quantity, order_type=OrderType.MARKET, reduce_only=True)
 
@@ -179,11 +265,13 @@ async def publish_snapshot(deps: PortfolioDeps) -> None:
 
 
 ORDER_EVENT_HANDLERS = {OrderFilled: on_fill, OrderRejected: on_order_ended, OrderCanceled: on_order_ended,
-                        OrderExpired: on_order_ended}
+                        OrderExpired: on_order_ended, BalancesObserved: on_balances}
 
 SUBSCRIPTIONS: Table = {
     # money moves on both paths (fills, and risk exits decided on bars): an unexpected error stops the service
     "orders": Route(ORDER_EVENT_HANDLERS, ErrorPolicy.CRASH),
     "market": Route({BarClosed: on_bar}, ErrorPolicy.CRASH),
+    "control": Route({HaltTrading: on_halt, ResumeTrading: on_resume, FlattenPositions: on_flatten,
+                      RequestStatus: on_status}, ErrorPolicy.CRASH),
 }
 """Queue purpose -> handlers, as ``topology.SUITE`` names the portfolio service's queues."""

@@ -26,4 +26,8 @@ class PortfolioSettings(ServiceSettings):
         None, gt=0, lt=1, description="Exit a position losing this fraction of its entry value.")
     take_profit: Decimal | None = Field(
         None, gt=0, description="Exit a position gaining this fraction of its entry value.")
+    account_currency: str = Field("USDT", min_length=1, description="The currency of cash at the venue (the quote "
+                                  "currency of the symbols traded), for comparing the books with its balances.")
+    balance_tolerance: Decimal = Field(Decimal(0), ge=0, description="Largest difference between the venue's "
+                                       "balance and the books that is not reported.")
     snapshot_interval_s: float = Field(5.0, gt=0, description="Publish a PortfolioSnapshot at least this often.")

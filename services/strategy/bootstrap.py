@@ -14,10 +14,11 @@ from shared.runtime.clock import Clock, LiveClock
 from shared.runtime.service import ServiceApp, make_amqp_bus
 
 from .adapters import HistoryClient, WorkerGroup
+from .adapters.loading import prepare_strategy
 from .adapters.partitions import OwnedPartition
 from .adapters.worker_group import GROUP
-from .domain import LoadedStrategy, StrategyEngine, prepare_strategy
-from .handlers import MARKET_HANDLERS, SUBSCRIPTIONS, StrategyDeps
+from .domain import LoadedStrategy, StrategyEngine
+from .handlers import MARKET_HANDLERS, SUBSCRIPTIONS, StrategyDeps, handle_fill
 from .settings import StrategySettings
 
 
@@ -61,8 +62,8 @@ class SoleWorkerInbox:
 
     deps: StrategyDeps
 
-    def fill(self, fill: OrderFilled) -> None:
-        self.deps.engine.on_fill(fill)
+    async def fill(self, fill: OrderFilled) -> None:
+        await handle_fill(fill, self.deps)
 
     async def heartbeat(self, beat: WorkerHeartbeatSent) -> None:
         pass  # not bound: a sole worker hears no group
@@ -78,8 +79,8 @@ class GroupWorkerInbox:
     group: WorkerGroup
     history_client: HistoryClient
 
-    def fill(self, fill: OrderFilled) -> None:
-        self.group.on_fill(fill)
+    async def fill(self, fill: OrderFilled) -> None:
+        await self.group.on_fill(fill)
 
     async def heartbeat(self, beat: WorkerHeartbeatSent) -> None:
         await self.group.on_heartbeat(beat)
@@ -109,7 +110,7 @@ def dynamic_app(settings: StrategySettings, bus: MessageBus, clock: Clock, regis
 
     def new_partition(number: int) -> OwnedPartition:
         return OwnedPartition(number, lambda: StrategyDeps(StrategyEngine(specs), bus, clock, source),
-                              history.bars_before, MARKET_HANDLERS)
+                              history.bars_before, MARKET_HANDLERS, handle_fill)
 
     group = WorkerGroup(bus, clock, worker, new_partition, interval=settings.heartbeat_interval_s,
                         timeout=settings.member_timeout_s, prefetch=settings.prefetch)

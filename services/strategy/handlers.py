@@ -81,7 +81,21 @@ async def handle_market(event: E, react: Callable[[E], tuple[SignalIntent, ...]]
     del deps.unconfirmed[event.message_id]
 
 
-async def publish_signals(cause: MarketEvent, intents: tuple[SignalIntent, ...], deps: StrategyDeps) -> None:
+async def handle_fill(fill: OrderFilled, deps: StrategyDeps) -> None:
+    """Run the strategies on a fill (the engine ignores a fill id it has seen), then publish the signals still
+    owed for it: a strategy may answer its fill with an order (a stop-loss)."""
+    intents = deps.unconfirmed.get(fill.message_id)
+    if intents is None:
+        intents = deps.engine.on_fill(fill)
+        if intents is NO_INTENTS:
+            return
+        deps.unconfirmed[fill.message_id] = intents
+    await publish_signals(fill, intents, deps)
+    del deps.unconfirmed[fill.message_id]
+
+
+async def publish_signals(cause: MarketEvent | OrderFilled, intents: tuple[SignalIntent, ...],
+                          deps: StrategyDeps) -> None:
     """Publish one ``SignalGenerated`` per intent.
 
     The id derives from the cause, the strategy and the intent's position, so the signals of an event are the same
@@ -96,13 +110,13 @@ async def publish_signals(cause: MarketEvent, intents: tuple[SignalIntent, ...],
 class Inbox(Protocol):
     """What arrives on a worker's own queue goes to: its strategies (fills), its group, its history requests."""
 
-    def fill(self, fill: OrderFilled) -> None: ...
+    async def fill(self, fill: OrderFilled) -> None: ...
     async def heartbeat(self, beat: WorkerHeartbeatSent) -> None: ...
     async def history(self, reply: BarHistoryProvided) -> None: ...
 
 
 async def on_fill(fill: OrderFilled, inbox: Inbox) -> None:
-    inbox.fill(fill)
+    await inbox.fill(fill)
 
 
 async def on_heartbeat(beat: WorkerHeartbeatSent, inbox: Inbox) -> None:

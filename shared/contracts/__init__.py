@@ -12,6 +12,18 @@ from .market import (
     RequestBarHistory,
     TradeTicked,
 )
+from .operator import (
+    BalanceDifference,
+    BalancesDiffered,
+    BalancesObserved,
+    BalanceView,
+    ExecutionStatusReported,
+    FlattenPositions,
+    HaltTrading,
+    RequestStatus,
+    ResumeTrading,
+    WorkingOrderView,
+)
 from .orders import (
     CancelOrder,
     OrderAccepted,
@@ -37,6 +49,16 @@ from .signals import Direction, SignalGenerated
 from .streams import MarketEvent, StreamKey, StreamPositions, stream_of
 
 __all__ = [
+    "BalanceDifference",
+    "BalancesDiffered",
+    "BalancesObserved",
+    "BalanceView",
+    "ExecutionStatusReported",
+    "FlattenPositions",
+    "HaltTrading",
+    "RequestStatus",
+    "ResumeTrading",
+    "WorkingOrderView",
     "BarClosed",
     "BarHistoryProvided",
     "BarView",

@@ -141,7 +141,7 @@ class OrderFilled(Event):
     """Record one fill (possibly partial) of an order; ``fill_id`` is unique, so applying a fill is idempotent."""
 
     type: Literal["OrderFilled"] = "OrderFilled"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     fill_id: str = Field(min_length=1, max_length=128)
     client_order_id: ClientOrderId
     venue_order_id: str
@@ -151,6 +151,9 @@ class OrderFilled(Event):
     quantity: PositiveQuantity
     price: Price
     commission: Money = Decimal(0)
+    commission_currency: str | None = Field(None, min_length=1, max_length=32, description=(
+        "The asset the commission was charged in (BTC on a BTC/USDT buy at most crypto venues); None: the "
+        "account currency."))
     cumulative_quantity: PositiveQuantity
     leaves_quantity: Quantity
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 from .base import Message
 from .control import WorkerHeartbeatSent
 from .market import BarClosed, BarHistoryProvided, OrderBookUpdated, QuoteTicked, RequestBarHistory, TradeTicked
+from .operator import (
+    BalancesDiffered,
+    BalancesObserved,
+    ExecutionStatusReported,
+    FlattenPositions,
+    HaltTrading,
+    RequestStatus,
+    ResumeTrading,
+)
 from .orders import (
     CancelOrder,
     OrderAccepted,
@@ -39,6 +48,13 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         TradingHalted,
         TradingResumed,
         WorkerHeartbeatSent,
+        HaltTrading,
+        ResumeTrading,
+        FlattenPositions,
+        RequestStatus,
+        ExecutionStatusReported,
+        BalancesObserved,
+        BalancesDiffered,
     )
 }
 

@@ -162,10 +162,7 @@ class AmqpBus(MessageBus):
     # -- publishing --------------------------------------------------------------------------------------------
     async def publish(self, message: Message) -> None:
         exchange, routing_key = self.topology.address(message)
-        headers = self.topology.headers_for(message)
-        headers["x-schema-version"] = message.schema_version
-        if message.causation_id is not None:
-            headers["x-causation-id"] = str(message.causation_id)
+        headers = self.topology.publish_headers(message)
         amqp_message = aio_pika.Message(
             encode(message), message_id=str(message.message_id), type=message.type,
             content_type="application/json", timestamp=message.ts_init, delivery_mode=DeliveryMode.PERSISTENT,

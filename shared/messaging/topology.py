@@ -45,9 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shared.contracts import (
+    BalancesDiffered,
+    BalancesObserved,
     BarClosed,
     BarHistoryProvided,
     CancelOrder,
+    ExecutionStatusReported,
+    FlattenPositions,
+    HaltTrading,
     Message,
     OrderAccepted,
     OrderBookUpdated,
@@ -59,6 +64,8 @@ from shared.contracts import (
     PositionChanged,
     QuoteTicked,
     RequestBarHistory,
+    RequestStatus,
+    ResumeTrading,
     SignalGenerated,
     SubmitOrder,
     TradeTicked,
@@ -100,6 +107,13 @@ ROUTES: dict[type[Message], tuple[str, str]] = {
     TradingHalted: ("portfolio", "halted"),
     TradingResumed: ("portfolio", "resumed"),
     WorkerHeartbeatSent: ("control", "heartbeat"),
+    HaltTrading: ("command", "halt_trading"),
+    ResumeTrading: ("command", "resume_trading"),
+    FlattenPositions: ("command", "flatten_positions"),
+    RequestStatus: ("command", "request_status"),
+    ExecutionStatusReported: ("order", "status_reported"),
+    BalancesObserved: ("order", "balances_observed"),
+    BalancesDiffered: ("portfolio", "balances_differed"),
 }
 """Message type -> (family, kind): the family picks the exchange, the kind the routing key's second word."""
 
@@ -129,8 +143,11 @@ SUITE: dict[tuple[str, str], Consumes] = {
     ("execution", "signals"): Consumes((SignalGenerated,)),
     ("execution", "commands"): Consumes((SubmitOrder, CancelOrder)),
     ("execution", "portfolio"): Consumes((PortfolioSnapshot, TradingHalted, TradingResumed)),
-    ("portfolio", "orders"): Consumes((OrderFilled, OrderRejected, OrderCanceled, OrderExpired)),
+    ("execution", "control"): Consumes((RequestStatus,)),
+    # balances come on the orders queue, behind the fills execution announced before reading them
+    ("portfolio", "orders"): Consumes((OrderFilled, OrderRejected, OrderCanceled, OrderExpired, BalancesObserved)),
     ("portfolio", "market"): Consumes((BarClosed,)),
+    ("portfolio", "control"): Consumes((HaltTrading, ResumeTrading, FlattenPositions, RequestStatus)),
 }
 """(service, purpose) -> what the queue receives: every consuming queue of the suite, by the names the services'
 subscription tables use."""
@@ -138,10 +155,15 @@ subscription tables use."""
 PUBLISHERS: dict[str, tuple[type[Message], ...]] = {
     "data": (BarClosed, TradeTicked, QuoteTicked, OrderBookUpdated, BarHistoryProvided),
     "strategy": (SignalGenerated, RequestBarHistory, WorkerHeartbeatSent),
-    "execution": (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, OrderFilled),
-    "portfolio": (PositionChanged, PortfolioSnapshot, TradingHalted, TradingResumed, SubmitOrder),
+    "execution": (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, OrderFilled, ExecutionStatusReported,
+                  BalancesObserved),
+    "portfolio": (PositionChanged, PortfolioSnapshot, TradingHalted, TradingResumed, SubmitOrder, BalancesDiffered),
 }
-"""service -> the message types it publishes (``CancelOrder`` is an operator's command: the tools publish it)."""
+"""service -> the message types it publishes (operators' commands are in ``OPERATOR_COMMANDS``)."""
+
+OPERATOR_COMMANDS: tuple[type[Message], ...] = (CancelOrder, HaltTrading, ResumeTrading, FlattenPositions,
+                                               RequestStatus)
+"""What only an operator publishes, through the tools (``tradebus halt``, ``resume``, ``flatten``, ``status``)."""
 
 ROUTES_BY_NAME: dict[str, tuple[str, str]] = {cls.model_fields["type"].default: route for cls, route in ROUTES.items()}
 
@@ -274,6 +296,14 @@ class Topology:
         """Return (exchange, routing key) for a message named ``type_name`` about ``symbol``."""
         family, kind = ROUTES_BY_NAME[type_name]
         return self._exchanges[family], f"{family}.{kind}.{symbol_token(symbol)}"
+
+    def publish_headers(self, message: Message) -> dict[str, Any]:
+        """Return the AMQP headers a published ``message`` carries: routing headers, schema version, causation."""
+        headers = self.headers_for(message)
+        headers["x-schema-version"] = message.schema_version
+        if message.causation_id is not None:
+            headers["x-causation-id"] = str(message.causation_id)
+        return headers
 
     def pattern(self, message_type: type[Message], symbol: str | None = None) -> str:
         """Return the binding pattern for ``message_type``, for one symbol or (``None``) all of them."""

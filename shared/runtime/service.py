@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from shared.messaging.amqp import AmqpBus, BrokerUnreachable
 from shared.messaging.attempts import AttemptLog
@@ -144,11 +145,47 @@ def make_amqp_bus(settings: ServiceSettings, registry: CollectorRegistry) -> Amq
                    attempts=attempts)
 
 
+EXIT_CONFIG = 78
+"""Exit status of a service whose settings are wrong (sysexits' EX_CONFIG): restarting it will not help."""
+
+
+def settings_problem(error: Exception, settings_type: type[ServiceSettings]) -> str:
+    """Return one line naming each wrong setting, the variable that sets it, and what is wrong."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    prefix = str(settings_type.model_config.get("env_prefix", ""))
+    problems = []
+    for item in error.errors():
+        path = [str(part) for part in item["loc"]]
+        variable = prefix + "__".join(path).upper() if path else prefix + "*"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{'.'.join(path) or 'settings'} ({variable}): {message}")
+    return "; ".join(problems)
+
+
+def main(build: Callable[[ServiceSettings], ServiceApp], settings_type: type[ServiceSettings]) -> int:
+    """Read the settings and run the service; a wrong setting ends as one line on stderr and exit 78."""
+    try:
+        settings = settings_type()
+        return asyncio.run(run_service(build, settings))
+    except (ValidationError, SettingsProblem) as error:
+        print(f"{settings_type.model_fields['service_name'].default}: bad settings: "
+              f"{settings_problem(error, settings_type)}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+class SettingsProblem(ValueError):
+    """Raised by a composition root when settings that each validate do not make sense together."""
+
+
 async def run_service(build: Callable[[ServiceSettings], ServiceApp], settings: ServiceSettings) -> int:
     """Run the service ``build`` wires until SIGTERM/SIGINT (exit 0) or a fatal failure (the process exits 70)."""
     configure_logging(settings.service_name, settings.instance_id, settings.log_level, settings.log_json)
     log.info("starting %s with %s", settings.service_name, settings.public_dict())
-    app = build(settings)
+    try:
+        app = build(settings)
+    except ValueError as error:  # settings that validate one by one but not together (a composition root says)
+        raise SettingsProblem(str(error)) from error
     runner = ServiceRunner(app)
 
     def health() -> dict[str, Any]:

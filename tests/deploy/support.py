@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 TLS_OVERRIDE = DEPLOY / "compose.tls.yml"
+LIVE_OVERRIDE = DEPLOY / "compose.live.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "tradebus.json"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 K8S = DEPLOY / "k8s"

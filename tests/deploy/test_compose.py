@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from fnmatch import fnmatch
 from urllib.parse import unquote, urlsplit
@@ -13,7 +14,17 @@ from deploy.broker_access import DEFAULT_VHOST, SERVICES, password_variable, use
 from deploy.env_example import FIXED, SECRETS, SETTINGS, passed_through, variable
 from deploy.generate import DEFINITIONS, ENV_EXAMPLE
 
-from .support import COMPOSE_FILE, DEPLOY, ROOT, TLS_OVERRIDE, clean_env, compose_config, require_tool, run
+from .support import (
+    COMPOSE_FILE,
+    DEPLOY,
+    LIVE_OVERRIDE,
+    ROOT,
+    TLS_OVERRIDE,
+    clean_env,
+    compose_config,
+    require_tool,
+    run,
+)
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 TOOLS = {"rabbitmq", "prometheus", "grafana"}
@@ -52,6 +63,23 @@ def test_the_tls_override_is_valid_and_moves_every_service_to_amqps():
         assert (url.scheme, url.port, url.query) == ("amqps", 5671, "cafile=/tls/ca.pem")
         assert any(volume.endswith(":/tls/ca.pem:ro") for volume in config["services"][service]["volumes"])
     assert "5671" in json.dumps(config["services"]["rabbitmq"]["ports"])
+
+
+def test_the_live_override_streams_the_venue_in_dry_run_and_its_settings_parse(monkeypatch):
+    config = compose_config(COMPOSE_FILE, LIVE_OVERRIDE)
+
+    for service in ("data", "execution"):
+        env = {key: value for key, value in environment(config["services"][service]).items() if value is not None}
+        for key in list(os.environ):
+            if key.startswith("TRADEBUS_"):
+                monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = SETTINGS[service]()
+        assert settings.venue.exchange == "binance"
+    assert settings.venue.mode.value == "dry-run" and settings.symbols == ("BTC/USDT",)
+    data = environment(config["services"]["data"])
+    assert data["TRADEBUS_DATA_CSV_PATHS"] == "[]" and data["TRADEBUS_DATA_LIVE_SYMBOLS"] == '["BTC/USDT"]'
 
 
 @pytest.mark.parametrize("service", SERVICES)

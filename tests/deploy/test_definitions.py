@@ -21,7 +21,7 @@ from deploy.broker_access import (
 )
 from deploy.definitions import definitions
 from deploy.generate import DEFINITIONS, RENDER_USERS, main, stale_files
-from shared.messaging.topology import PUBLISHERS, ROUTES, SUITE, Topology
+from shared.messaging.topology import OPERATOR_COMMANDS, PUBLISHERS, ROUTES, SUITE, Topology
 
 from .support import require_tool
 
@@ -130,7 +130,7 @@ def test_the_brief_s_families_map_to_the_services():
 def test_every_message_type_is_published_by_exactly_one_service_or_by_operators():
     owners = [t for types in PUBLISHERS.values() for t in types]
     assert len(owners) == len(set(owners))
-    assert set(ROUTES) - set(owners) == {t for t in ROUTES if t.__name__ == "CancelOrder"}
+    assert set(ROUTES) - set(owners) == set(OPERATOR_COMMANDS)
 
 
 def test_the_admin_may_do_everything_and_the_monitor_nothing_in_the_vhost():

@@ -36,6 +36,7 @@ from shared.contracts import (
     Message,
     OrderExpired,
     RequestBarHistory,
+    RequestStatus,
     TradingResumed,
     encode,
 )
@@ -114,6 +115,8 @@ def canary(target: Target, partitions: int) -> Message:
         "portfolio/orders": lambda: OrderExpired(**envelope, client_order_id="fuzz-canary", strategy_id="sma_cross",
                                                  symbol=CANARY),
         "portfolio/market": lambda: bar(symbol=CANARY),
+        "execution/control": lambda: RequestStatus(**envelope),  # answered, nothing changes
+        "portfolio/control": lambda: RequestStatus(**envelope),
     }
     return build[f"{target.service}/{target.purpose}"]()
 

@@ -14,7 +14,7 @@ import pytest
 
 from services.strategy.adapters.partitions import OwnedPartition
 from services.strategy.domain import LoadedStrategy, StrategyEngine
-from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps, handle_fill
 from shared.contracts import BarClosed, Message
 from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
@@ -58,7 +58,7 @@ def worker(signals: SignalCounter) -> OwnedPartition:
     async def no_history(*_: object) -> list[BarClosed]:
         return []
 
-    return OwnedPartition(partition_of("ORCL"), lambda: deps, no_history, MARKET_HANDLERS)
+    return OwnedPartition(partition_of("ORCL"), lambda: deps, no_history, MARKET_HANDLERS, handle_fill)
 
 
 def seen(partition: OwnedPartition) -> list[Decimal]:

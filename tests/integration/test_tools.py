@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,11 @@ from shared.messaging.amqp import AmqpBus
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import InvalidMessage
 from shared.messaging.metrics import NullMetrics
-from shared.messaging.topology import QueueSpec, Topology
+from shared.messaging.topology import SUITE, QueueSpec, Topology
 from tests.conftest import delete_namespace
 from tests.factories import fill as a_fill
 from tools.cli import main
+from tools.ops import options
 
 pytestmark = pytest.mark.integration
 
@@ -372,3 +375,91 @@ def test_tail_stops_cleanly_on_ctrl_c(exchanges: str, topology: Topology) -> Non
 
     assert (code, lines) == (0, []), errors
     assert "Traceback" not in errors
+
+
+# -- finding the namespace ---------------------------------------------------------------------------------------
+@pytest.fixture
+def candidates(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Topology, Topology]]:
+    """Point the namespace probe at two fresh namespaces (stand-ins for ``tradebus`` and ``tradebus-run``)."""
+    first, second = (Topology(f"t{uuid.uuid4().hex[:8]}-probe-{n}") for n in (1, 2))
+    monkeypatch.setattr(options, "KNOWN_NAMESPACES", (first.namespace, second.namespace))
+    try:
+        yield first, second
+    finally:
+        for topology in (first, second):
+            delete_namespace(broker_url, topology, set(topology.durable_queue_names()))
+
+
+def declare_work_queues(url: str, topology: Topology) -> None:
+    async def declare() -> None:
+        bus = AmqpBus(url, topology=topology, service="test-tools")
+        await bus.start()
+        for spec in topology.suite_queues():  # as every service does at start-up
+            await bus.declare(spec)
+        await bus.close()
+
+    asyncio.run(declare())
+
+
+def test_the_probe_counts_a_namespaces_work_queues_and_their_consumers(broker_url: str,
+                                                                       candidates: tuple[Topology, Topology]) -> None:
+    empty, suite = candidates
+    declare_work_queues(broker_url, suite)
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as connection, \
+            pika.BlockingConnection(pika.URLParameters(broker_url)) as consumer:
+        consumer.channel().basic_consume(suite.purpose_name("portfolio", "orders"), lambda *_: None)
+
+        assert options.probe_namespace(connection, empty.namespace) == options.NamespaceProbe(empty.namespace, 0, 0)
+        probe = options.probe_namespace(connection, suite.namespace)
+
+    assert probe.queues == sum(consumes.mode == "shared" for consumes in SUITE.values()) and probe.consumers == 1
+
+
+def test_dlq_without_a_namespace_finds_the_suite_and_says_which(broker_url: str,
+                                                              candidates: tuple[Topology, Topology],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _, suite = candidates
+    declare_work_queues(broker_url, suite)
+
+    assert main(["dlq", "list", "--url", broker_url]) == 0
+    listed = capsys.readouterr()
+    assert main(["dlq", "show", "portfolio.orders", "--url", broker_url]) == 0
+    shown = capsys.readouterr()
+
+    assert f"tradebus dlq: namespace '{suite.namespace}': its queues exist" in listed.err
+    assert re.search(rf"^{re.escape(suite.namespace)}\.portfolio\.orders\.dlq +0$", listed.out, re.MULTILINE)
+    assert f"0 dead letter(s) shown from {suite.namespace}.portfolio.orders.dlq" in shown.out
+
+
+def test_a_running_suite_is_preferred_to_one_that_only_left_its_queues(broker_url: str,
+                                                                      candidates: tuple[Topology, Topology],
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    stale, running = candidates
+    declare_work_queues(broker_url, stale)
+    declare_work_queues(broker_url, running)
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as consumer:
+        consumer.channel().basic_consume(running.purpose_name("execution", "signals"), lambda *_: None)
+
+        assert main(["dlq", "list", "--url", broker_url]) == 0
+
+    assert f"namespace '{running.namespace}': a suite is running in it" in capsys.readouterr().err
+
+
+def test_tail_without_a_namespace_tails_the_suite_it_finds(broker_url: str, candidates: tuple[Topology, Topology],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    _, suite = candidates
+    declare_work_queues(broker_url, suite)
+    codes: list[int] = []
+    tail = threading.Thread(target=lambda: codes.append(main(["tail", "--count", "1", "--url", broker_url])))
+    tail.start()
+    fill = a_fill(fill_id="found")
+    for _ in range(TIMEOUT * 5):  # the tail binds its queue a moment after it starts: publish until it has seen one
+        asyncio.run(publish(broker_url, suite, [fill]))
+        tail.join(0.2)
+        if not tail.is_alive():
+            break
+
+    captured = capsys.readouterr()
+    assert codes == [0], captured.err
+    assert f"tradebus tail: namespace '{suite.namespace}'" in captured.err
+    assert "fill_id=found" in captured.out

@@ -64,10 +64,11 @@ def test_backtest_command_prints_one_json_object(tmp_path, capsys):
 
     report = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert {"bars", "closed_trades", "final_value", "open_position", "trades", "metrics"} <= set(report)
+    assert {"bars", "closed_trades", "final_value", "open_positions", "trades", "metrics"} <= set(report)
     assert (report["bars"], report["closed_trades"]) == (5036, 97)
     assert report["final_value"] == pytest.approx(102302.3330, abs=1e-4)
-    assert report["open_position"]["entry_date"] == "2014-11-04" and report["open_position"]["quantity"] == 100
+    (position,) = report["open_positions"]
+    assert position["entry_date"] == "2014-11-04" and position["quantity"] == 100
     assert report["trades"][0]["entry_date"] == "1995-05-12" and report["trades"][0]["exit_price"] == 2.935185
     assert report["metrics"]["trade_count"] == 97
     assert (tmp_path / "trades.csv").read_text().count("\n") == 98
@@ -83,5 +84,5 @@ def test_backtest_command_is_deterministic(tmp_path, capsys):
 
 
 def test_unknown_strategy_is_a_clear_error(capsys):
-    assert main(["backtest", "--data", str(ORCL), "--strategy", "nope"]) == 1
+    assert main(["backtest", "--data", str(ORCL), "--strategy", "nope"]) == 2  # bad input: a usage error
     assert "nope" in capsys.readouterr().err

@@ -69,19 +69,19 @@ def test_schema_check_passes_on_the_committed_folder(capsys: pytest.CaptureFixtu
 def test_schema_check_fails_when_a_file_was_changed_by_hand(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     main(["schema", "--out", str(tmp_path)])
-    path = tmp_path / "OrderFilled.v1.json"
+    path = tmp_path / "OrderFilled.v2.json"
     schema = json.loads(path.read_text())
     schema["required"].remove("fill_id")
     path.write_text(json.dumps(schema))
 
     assert main(["schema", "--check", "--out", str(tmp_path)]) == 1
-    assert "OrderFilled.v1.json: the OrderFilled schema changed" in capsys.readouterr().out
+    assert "OrderFilled.v2.json: the OrderFilled schema changed" in capsys.readouterr().out
 
 
 def test_schema_refuses_to_overwrite_a_changed_file_unless_forced(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     main(["schema", "--out", str(tmp_path)])
-    path = tmp_path / "OrderFilled.v1.json"
+    path = tmp_path / "OrderFilled.v2.json"
     path.write_text(path.read_text().replace('"fill_id"', '"fill_ref"'))
     tampered = path.read_text()
 

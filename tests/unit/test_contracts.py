@@ -102,7 +102,9 @@ def test_commands_are_imperatives_and_events_past_tense_facts():
     for name, cls in MESSAGE_TYPES.items():
         assert issubclass(cls, Command) != issubclass(cls, Event), name
     assert {n for n, c in MESSAGE_TYPES.items() if issubclass(c, Command)} == {"SubmitOrder", "CancelOrder",
-                                                                             "RequestBarHistory"}
+                                                                             "RequestBarHistory", "HaltTrading",
+                                                                             "ResumeTrading", "FlattenPositions",
+                                                                             "RequestStatus"}
     # past participles (one irregular), and a snapshot: the fact "the account stood so"
     assert all(name.endswith(("ed", "Sent", "Snapshot")) for name, cls in MESSAGE_TYPES.items()
                if issubclass(cls, Event))

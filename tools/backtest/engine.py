@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -31,7 +31,7 @@ from services.execution.adapters.memory_store import MemoryOrderStore
 from services.execution.adapters.paper import PaperBroker
 from services.execution.bootstrap import bootstrap as execution_bootstrap
 from services.execution.bootstrap import matcher_config
-from services.execution.settings import ExecutionSettings, PaperSettings, SizingSettings
+from services.execution.settings import ExecutionSettings, PaperSettings, RiskSettings, SizingSettings
 from services.portfolio.adapters import MemoryLedgerStore
 from services.portfolio.bootstrap import bootstrap as portfolio_bootstrap
 from services.portfolio.domain import ClosedTrade, EquityCurve, Ledger, PerformanceMetrics, Position, compute_metrics
@@ -44,11 +44,15 @@ from shared.messaging.topology import QueueSpec, Topology
 from shared.runtime.clock import SimulatedClock
 from shared.runtime.service import ServiceApp
 
+from .series import PriceRecorder, PriceSeries, exit_reasons
+
 BACKTEST = "backtest"
 JOURNAL_LENGTH = 1_000
 HISTORY_BARS = 8
 """Bars per symbol the data service keeps in a backtest: nobody warms up there."""
 """Events no service consumes (acceptances, position changes) that a backtest keeps, the latest ones."""
+PROGRESS_EVERY = 1_000
+"""Market events between two calls of a run's progress callback."""
 GC_THRESHOLD = 50_000
 """Net allocations between two young-generation collections during the replay loop (Python's default: 700)."""
 
@@ -69,6 +73,17 @@ class BacktestConfig:
     slippage_bps: Decimal = Decimal(0)
     strict: bool = False
     """Round-trip every message through JSON (slower; catches contract drift)."""
+    bad_rows: Literal["skip", "reject"] = "skip"
+    tz: str = "UTC"
+    columns: Mapping[str, str] = field(default_factory=dict)
+    """How to read the files (``DataSettings.columns``: column names, ``datetime_format``, ``sep``)."""
+    sizing: SizingSettings | None = None
+    """The execution service's sizing; unset: fixed ``quantity``."""
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    paper: PaperSettings | None = None
+    """The paper broker's fill and cost model; unset: ``commission``, ``fill_on`` and ``slippage_bps``."""
+    portfolio: Mapping[str, Any] = field(default_factory=dict)
+    """``PortfolioSettings`` fields (stops, kill switch), over ``starting_cash=cash``."""
 
 
 @dataclass(frozen=True)
@@ -86,34 +101,44 @@ class BacktestResult:
     fill_ids: frozenset[str] = frozenset()
     loop_seconds: float = 0.0
     """Wall time of the replay loop alone (reading the data included; start-up and summary excluded)."""
+    prices: Mapping[str, PriceSeries] = field(default_factory=dict)
+    """Each symbol's price at each of its market events (for plots and buy-and-hold)."""
+    exit_reasons: tuple[str, ...] = ()
+    """Why each of ``trades`` ended (same order; ``""`` where unknown)."""
+
+
+Progress = Callable[[int], None]
+"""Called with the number of market events replayed so far, every ``PROGRESS_EVERY`` of them."""
 
 
 def build_suite(config: BacktestConfig, bus: InMemoryBus, clock: SimulatedClock) -> list[ServiceApp]:
     """Return the four services wired to one in-memory bus and one simulated clock (data first)."""
     common: dict[str, Any] = {"instance_id": BACKTEST, "namespace": BACKTEST}
     data = data_bootstrap(DataSettings.isolated(
-        csv_paths=config.data, symbols=config.symbols, timeframe=config.timeframe, bad_rows="reject", **common),
+        csv_paths=config.data, symbols=config.symbols, timeframe=config.timeframe, bad_rows=config.bad_rows,
+        tz=config.tz, columns=dict(config.columns), **common),
         bus=bus, clock=clock, history=BarHistory(HISTORY_BARS), positions=NoPositions())
     strategy = strategy_bootstrap(StrategySettings.isolated(
         strategies=(StrategySpec(id=config.strategy, name=config.strategy, params=config.params),), **common),
         bus=bus, clock=clock)
+    paper = config.paper or PaperSettings(commission_rate=config.commission, fill_on=config.fill_on,
+                                          slippage_bps=config.slippage_bps)
     execution_settings = ExecutionSettings.isolated(
-        sizing=SizingSettings(quantity=config.quantity),
-        paper=PaperSettings(commission_rate=config.commission, fill_on=config.fill_on,
-                            slippage_bps=config.slippage_bps,
-                            # the in-memory bus delivers in causal order: no order ever arrives after newer data
-                            replay_window=8),
-        **common)
+        sizing=config.sizing or SizingSettings(quantity=config.quantity), risk=config.risk,
+        # the in-memory bus delivers in causal order: no order ever arrives after newer data
+        paper=paper.model_copy(update={"replay_window": 8}), **common)
     execution = execution_bootstrap(
         execution_settings, bus=bus, clock=clock, store=MemoryOrderStore(),
         broker=PaperBroker(matcher_config(execution_settings), clock=clock, path=None))
-    portfolio = portfolio_bootstrap(PortfolioSettings.isolated(starting_cash=config.cash, **common),
+    execution.deps.account.equity = config.portfolio.get("starting_cash", config.cash)  # buying power from bar one
+    portfolio = portfolio_bootstrap(PortfolioSettings.isolated(**{"starting_cash": config.cash, **config.portfolio},
+                                                               **common),
                                     bus=bus, clock=clock, store=MemoryLedgerStore())
     return [data, strategy, execution, portfolio]
 
 
-async def run_backtest(config: BacktestConfig) -> BacktestResult:
-    """Replay ``config.data`` through the four services and return the result."""
+async def run_backtest(config: BacktestConfig, *, progress: Progress | None = None) -> BacktestResult:
+    """Replay ``config.data`` through the four services and return the result; report progress if asked."""
     clock = SimulatedClock(datetime(1, 1, 1, tzinfo=timezone.utc))
     bus = InMemoryBus(Topology(BACKTEST), strict=config.strict)
     data, *services = build_suite(config, bus, clock)
@@ -126,11 +151,14 @@ async def run_backtest(config: BacktestConfig) -> BacktestResult:
             await hook()
     with rare_collections():
         started = time.perf_counter()
-        bars = await replay_settled(data.deps, clock, bus)
+        prices = PriceRecorder()
+        bars = await replay_settled(data.deps, clock, bus, prices=prices, progress=progress)
         await bus.drain()
         loop_seconds = time.perf_counter() - started
     portfolio: PortfolioDeps = services[-1].deps
-    return summarise(bars, portfolio.ledger, portfolio.curve, loop_seconds)
+    result = summarise(bars, portfolio.ledger, portfolio.curve, loop_seconds)
+    orders = services[1].deps.store.all_orders()
+    return replace(result, prices=prices.series, exit_reasons=exit_reasons(result.trades, orders))
 
 
 @contextmanager
@@ -153,16 +181,27 @@ def capped(spec: QueueSpec) -> QueueSpec:
     return replace(spec, max_length=JOURNAL_LENGTH) if spec.mode == "journal" else spec
 
 
-async def replay_settled(replay: Replay, clock: SimulatedClock, bus: InMemoryBus) -> int:
-    """Publish every event of the data service's feed at its own time, draining the bus after each one."""
+async def replay_settled(replay: Replay, clock: SimulatedClock, bus: InMemoryBus, *,
+                         prices: PriceRecorder | None = None, progress: Progress | None = None) -> int:
+    """Publish every event of the data service's feed at its own time, draining the bus after each one.
+
+    ``prices`` records each event's price; ``progress`` is called every ``PROGRESS_EVERY`` events.
+    """
     feed = replay.feed
     events = feed.iter_messages() if isinstance(feed, ReplayFeed) else [event async for event in feed]
-    count = 0
+    record = (prices or PriceRecorder()).record
+    count, next_report = 0, PROGRESS_EVERY if progress else -1
     for event in events:
         clock.set(event.ts_event)
         await replay.publish(event)
         await bus.drain()
+        record(event)
         count += 1
+        if count == next_report:
+            progress(count)  # type: ignore[misc]
+            next_report += PROGRESS_EVERY
+    if progress:
+        progress(count)
     return count
 
 

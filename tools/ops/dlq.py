@@ -6,6 +6,10 @@ published by the bus carries why and where it died (``x-error``, ``x-failed-queu
 AMQP cannot enumerate queues, so ``list`` looks at the dead-letter queues of the suite (``known_dead_letter_queues``,
 from ``topology.SUITE``: the work queues' and the one the strategy workers' inboxes share) and of any queue named
 on the command line.
+
+Without ``--namespace`` the tool finds the suite on the broker (``tradebus up`` or ``tradebus run``; see
+``tools.ops.options``) and says on stderr which namespace it took. A queue can be named in full
+(``tradebus-run.portfolio.orders``) or by its name in the suite (``portfolio.orders``), which gets the namespace.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pika.exceptions import ChannelClosedByBroker, NackError, UnroutableError
 from shared.messaging.topology import Topology, dead_letter_queue_name
 
 from .broker import connect, open_channel, queue_depth, require_queue, resolve_url
-from .options import add_broker_options, positive_int
+from .options import add_broker_options, positive_int, resolve_namespace
 
 BOOKKEEPING_PREFIXES = ("x-error", "x-failed-", "x-original-", "x-first-death-", "x-last-death-")
 BOOKKEEPING_HEADERS = frozenset({"x-death", "x-attempts", "x-delivery-count"})
@@ -33,6 +37,17 @@ _DLQ_SUFFIX = dead_letter_queue_name("")
 def known_dead_letter_queues(topology: Topology) -> tuple[str, ...]:
     """Return the name of every dead-letter queue of the suite (``Topology.dead_letter_queues``)."""
     return tuple(dlq.name for dlq in topology.dead_letter_queues())
+
+
+def suite_queue_names() -> frozenset[str]:
+    """Return the suite's durable queue names without their namespace (``portfolio.orders``, ``....dlq``)."""
+    prefix = "ns."
+    return frozenset(name.removeprefix(prefix) for name in Topology(prefix[:-1]).durable_queue_names())
+
+
+def qualify(queue: str, namespace: str) -> str:
+    """Return ``queue`` with ``namespace`` prefixed if it is a suite queue named without one, else unchanged."""
+    return f"{namespace}.{queue}" if queue in suite_queue_names() else queue
 
 
 def dlq_name(queue: str) -> str:
@@ -219,6 +234,8 @@ def _return_unsettled(channel: BlockingChannel) -> None:
 # -- command line ----------------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``tradebus dlq`` actions and their options to ``parser``."""
+    parser.description = (f"{parser.description}. Without --namespace it finds the suite on the broker "
+                          "(tradebus up: 'tradebus', tradebus run / make run: 'tradebus-run') and says which.")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = _add_action(actions, "list", "print each dead-letter queue and its depth", queue=False)
     listing.add_argument("--queue", action="append", default=[], metavar="QUEUE",
@@ -233,16 +250,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_action(actions: Any, name: str, text: str, *, queue: bool = True) -> argparse.ArgumentParser:
-    parser = actions.add_parser(name, help=text, description=text)
+    parser = actions.add_parser(name, help=text, description=f"{text}. Without --namespace the namespace is the "
+                                "suite's found on the broker (tradebus, else tradebus-run), told on stderr.")
     if queue:
-        parser.add_argument("queue", metavar="QUEUE", help="a work queue, or its dead-letter queue (.dlq)")
-    add_broker_options(parser)
+        parser.add_argument("queue", metavar="QUEUE",
+                            help="a work queue or its dead-letter queue (.dlq), in full "
+                                 "(tradebus-run.portfolio.orders) or by its name in the suite (portfolio.orders: "
+                                 "the namespace is prefixed)")
+    add_broker_options(parser, discover=True)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen ``dlq`` action."""
     with connect(resolve_url(args.url), "dlq") as connection:
+        if args.action == "list" or args.queue in suite_queue_names():
+            args.namespace = resolve_namespace(connection, args.namespace, "dlq")
+        if args.action != "list":
+            args.queue = qualify(args.queue, args.namespace)
         return _ACTIONS[args.action](connection, args)
 
 

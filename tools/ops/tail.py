@@ -1,7 +1,9 @@
 """``tradebus tail``: print live events from every family exchange as they are published.
 
 The tail listens on an exclusive, auto-deleted, server-named queue bound to each topic exchange with the
-routing-key pattern, so it sees copies of the traffic and takes nothing away from the services.
+routing-key pattern, so it sees copies of the traffic and takes nothing away from the services. Without
+``--namespace`` it tails the suite it finds on the broker (``tradebus up`` or ``tradebus run``; see
+``tools.ops.options``) and says on stderr which namespace it took.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import argparse
 import json
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -24,7 +26,7 @@ from shared.messaging.topology import Topology
 from tools.errors import ToolError
 
 from .broker import NOT_FOUND, connect, resolve_url
-from .options import add_broker_options, positive_int
+from .options import add_broker_options, positive_int, resolve_namespace
 
 ENVELOPE_FIELDS = frozenset({"message_id", "type", "schema_version", "ts_event", "ts_init", "correlation_id",
                              "causation_id", "source"})
@@ -90,10 +92,15 @@ class Tail:
     @classmethod
     def start(cls, connection: pika.BlockingConnection, topology: Topology, pattern: str = "#") -> Tail:
         """Bind a new queue to every topic exchange of ``topology`` with ``pattern`` and start consuming it."""
+        return cls.bound(connection, topology, [(exchange, pattern) for exchange in topology.topic_exchanges()])
+
+    @classmethod
+    def bound(cls, connection: pika.BlockingConnection, topology: Topology,
+              bindings: Sequence[tuple[str, str]]) -> Tail:
+        """Bind a new queue with each (exchange, pattern) of ``bindings`` and start consuming it."""
         channel = connection.channel()
         queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-        exchanges = topology.topic_exchanges()
-        for exchange in exchanges:
+        for exchange, pattern in bindings:
             try:
                 channel.queue_bind(queue, exchange, routing_key=pattern)
             except ChannelClosedByBroker as error:
@@ -101,7 +108,7 @@ class Tail:
                     raise
                 raise ToolError(f"exchange {exchange!r} does not exist: is the namespace "
                                 f"{topology.namespace!r} right, and has a service declared it?") from None
-        tail = cls(connection, queue, exchanges)
+        tail = cls(connection, queue, tuple(dict.fromkeys(exchange for exchange, _ in bindings)))
         channel.basic_consume(queue, tail._receive, auto_ack=True)
         return tail
 
@@ -109,20 +116,24 @@ class Tail:
                  body: bytes) -> None:
         self._inbox.append(TailedEvent(method.exchange, method.routing_key, properties.type, body))
 
-    def events(self) -> Iterator[TailedEvent]:
-        """Yield events as they arrive, forever (the caller stops iterating)."""
+    def events(self, timeout_s: float | None = None) -> Iterator[TailedEvent]:
+        """Yield events as they arrive, forever, or until ``timeout_s`` passes without one."""
         while True:
             while self._inbox:
                 yield self._inbox.popleft()
-            self.connection.process_data_events(time_limit=None)
+            self.connection.process_data_events(time_limit=timeout_s)
+            if timeout_s is not None and not self._inbox:
+                return
 
 
 # -- command line ----------------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``tradebus tail`` options to ``parser``."""
+    parser.description = (f"{parser.description}. Without --namespace it finds the running suite on the broker "
+                          "(tradebus up: 'tradebus', tradebus run / make run: 'tradebus-run') and says which.")
     parser.add_argument("pattern", nargs="?", default="#",
                         help="routing-key pattern, e.g. 'market.bar.*' or '*.*.ORCL' (default: all)")
-    add_broker_options(parser)
+    add_broker_options(parser, discover=True)
     parser.add_argument("--count", type=positive_int, metavar="N", help="exit after N messages")
     parser.add_argument("--json", action="store_true", help="print each message body as raw JSON")
 
@@ -131,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     """Print events until ``--count`` is reached or Ctrl-C."""
     try:
         with connect(resolve_url(args.url), "tail") as connection:
-            tail = Tail.start(connection, Topology(args.namespace), args.pattern)
+            namespace = resolve_namespace(connection, args.namespace, "tail")
+            tail = Tail.start(connection, Topology(namespace), args.pattern)
             print(f"tailing {args.pattern!r} on {', '.join(tail.exchanges)} (Ctrl-C to stop)", file=sys.stderr,
                   flush=True)
             for seen, event in enumerate(tail.events(), 1):

@@ -16,6 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from services.strategy.adapters.loading import absolute_path
+from tools.run_options import GROUPS, PORTFOLIO, DataOptions, RunSettings
+from tools.settings_options import env_of
+
 SERVICES = ("portfolio", "execution", "strategy", "data")
 """Start order: consumers first, the data replay last (every service declares every queue, so order is not
 needed for correctness, only for a tidy log)."""
@@ -42,6 +46,14 @@ class SuiteOptions:
     commission: Decimal = Decimal(0)
     strategy_workers: int = 1
     log_json: bool = False
+    venue: str | None = None
+    """A ccxt exchange id: stream its live data instead of replaying ``data`` (see ``mode``)."""
+    mode: str = "dry-run"
+    confirm_live: bool = False
+    endpoint: str | None = None
+    settings: RunSettings | None = None
+    """The services' settings the command line or ``--config`` set (only those reach the environment)."""
+    data_options: DataOptions = DataOptions()
 
 
 def free_port() -> int:
@@ -65,20 +77,52 @@ def process_env(url: str, namespace: str, service: str, port: int, settings: Map
 def service_env(options: SuiteOptions, service: str, port: int) -> dict[str, str]:
     """Return the environment one service of the suite runs with."""
     settings: dict[str, str] = {}
-    if service == "data":
+    venue = venue_env(options) if options.venue else {}
+    if service == "data" and options.venue:
+        settings = {"STATE_DIR": str(options.state_dir / "data"), "LIVE_SYMBOLS": json.dumps(list(options.symbols)),
+                    "TIMEFRAME": options.timeframe, **venue, "VENUE__MODE": "dry-run"}  # market data is public
+    elif service == "data":
         settings = {"STATE_DIR": str(options.state_dir / "data"),
                     "CSV_PATHS": json.dumps([str(p) for p in options.data]),
                     "SYMBOLS": json.dumps(list(options.symbols)), "TIMEFRAME": options.timeframe,
-                    "SPEED": str(options.speed)}
+                    "SPEED": str(options.speed), "BAD_ROWS": options.data_options.bad_rows,
+                    "TZ": options.data_options.tz, "COLUMNS": json.dumps(dict(options.data_options.columns))}
     elif service == "strategy":
-        settings = {"STRATEGIES": json.dumps([{"id": options.strategy, "name": options.strategy,
+        settings = {"STRATEGIES": json.dumps([{"id": options.strategy, "name": absolute_path(options.strategy),
                                                "params": dict(options.params)}])}
     elif service == "execution":
         settings = {"STATE_DIR": str(options.state_dir / "execution"), "SIZING__QUANTITY": str(options.quantity),
-                    "PAPER__COMMISSION_RATE": str(options.commission)}
+                    "PAPER__COMMISSION_RATE": str(options.commission), **settings_env(options, "execution")}
+        if options.venue:
+            # crypto sizes are fractions: the venue's own step rounds them (the ccxt broker), not whole units
+            settings |= {**venue, "SYMBOLS": json.dumps(list(options.symbols)), "SIZING__LOT_SIZE": "0.00000001"}
     elif service == "portfolio":
-        settings = {"STATE_DIR": str(options.state_dir / "portfolio")}
+        settings = {"STATE_DIR": str(options.state_dir / "portfolio"), **settings_env(options, "portfolio")}
+        quotes = {symbol.split("/", 1)[1].split(":")[0] for symbol in options.symbols if "/" in symbol}
+        if options.venue and len(quotes) == 1:
+            settings["ACCOUNT_CURRENCY"] = quotes.pop()
     return process_env(options.amqp_url, options.namespace, service, port, settings, log_json=options.log_json)
+
+
+def settings_env(options: SuiteOptions, service: str) -> dict[str, str]:
+    """Return the settings given on the command line (or in ``--config``) as ``service``'s environment spells them."""
+    if options.settings is None:
+        return {}
+    groups = [PORTFOLIO] if service == "portfolio" else [group for group in GROUPS if group is not PORTFOLIO]
+    env: dict[str, str] = {}
+    for group in groups:
+        env |= env_of(group, options.settings.explicit.get(group.prefix, {}))
+    return env
+
+
+def venue_env(options: SuiteOptions) -> dict[str, str]:
+    """Return the venue settings of the data and execution services (keys stay in the environment they inherit:
+    ``TRADEBUS_EXECUTION_VENUE__API_KEY`` and ``..._SECRET``, never on a command line)."""
+    settings = {"VENUE__EXCHANGE": options.venue or "", "VENUE__MODE": options.mode,
+                "VENUE__CONFIRM_LIVE": str(options.confirm_live).lower()}
+    if options.endpoint:
+        settings["VENUE__ENDPOINT"] = options.endpoint
+    return settings
 
 
 @dataclass

@@ -91,8 +91,12 @@ def run_over_broker(options: SuiteOptions) -> int:
 
 
 def run_embedded(options: SuiteOptions) -> int:
+    settings, read = options.settings, options.data_options
     result = asyncio.run(run_backtest(BacktestConfig(
         data=options.data, symbols=options.symbols, strategy=options.strategy, params=dict(options.params),
-        timeframe=options.timeframe, quantity=options.quantity, commission=options.commission)))
+        timeframe=options.timeframe, quantity=options.quantity, commission=options.commission,
+        bad_rows=read.bad_rows, tz=read.tz, columns=read.columns,  # type: ignore[arg-type]
+        **({} if settings is None else {"sizing": settings.sizing, "risk": settings.risk, "paper": settings.paper,
+                                         "portfolio": settings.portfolio}))))
     print(summary_table(result))
     return 0

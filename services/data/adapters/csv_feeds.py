@@ -1,15 +1,20 @@
 """Replay of CSV files: OHLCV bars and trade ticks, with column mapping and the bad-row policy; and the writer
 of the synthetic benchmark file.
 
-The header is read when the feed is made, so a missing column fails at start-up, not mid-replay. Each pass
-re-opens the file and reads it line by line: nothing is held beyond the message being yielded.
+The header and the first rows are read when the feed is made, so a file that cannot be read as asked fails at
+start-up with one ``DataFileError`` naming the file and the option to give, not mid-replay: an empty file, a first
+line that is data (a file without a header: name its columns by position, ``--columns date=0,open=1,...``), or
+timestamps none of which parse (give ``--datetime-format``). The separator is told from the header unless given.
+A file whose rows go back in time (newest first) is replayed in reverse, oldest first, with a warning. Each pass
+re-opens the file and reads it line by line: nothing is held beyond the message being yielded, except for a
+newest-first file, whose lines are read whole to reverse them.
 """
 
 from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TextIO
@@ -17,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 from shared.contracts import BarClosed, TradeTicked
 
-from ..domain.columns import ColumnMapping, resolve_bar_columns, resolve_tick_columns
-from ..domain.rows import BarRows, TradeRows, read_header
+from ..domain.columns import ColumnError, ColumnMapping, resolve_bar_columns, resolve_tick_columns
+from ..domain.rows import BarRows, NumberedLines, TradeRows, detect_separator, looks_like_data, read_header
 from ..domain.synthetic import random_walk_bars
 from ..domain.validation import BadRow, BadRowGate, BadRowPolicy, BadRowReport
 from .feeds import ReplayFeed
@@ -26,6 +31,15 @@ from .feeds import ReplayFeed
 log = logging.getLogger("tradebus.data.feeds")
 
 ORCL_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
+SAMPLE_ROWS = 20
+"""Data rows read when a feed is made: if none has a readable timestamp, the file's format is wrong, not a row."""
+_FORMAT_GUESSES = ("%m/%d/%Y", "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S",
+                   "%d/%m/%Y %H:%M:%S", "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d",
+                   "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y%m%d %H%M%S", "%Y%m%d %H:%M:%S", "%d-%b-%Y", "%d-%m-%Y")
+
+
+class DataFileError(ColumnError):
+    """Raised when a file cannot be read as asked: the message names the file and what to give instead."""
 
 
 def log_bad_row(bad_row: BadRow) -> None:
@@ -42,13 +56,41 @@ def time_zone(tz: str | tzinfo | None) -> tzinfo:
 
 class _CsvFeed(ReplayFeed):
     def __init__(self, path: str | Path, symbol: str | None, *, policy: BadRowPolicy | str,
-                 on_bad_row: BadRowReport | None, tz: str | tzinfo | None, source: str) -> None:
+                 on_bad_row: BadRowReport | None, tz: str | tzinfo | None, source: str,
+                 mapping: ColumnMapping | None) -> None:
         super().__init__()
         self.path, self.symbol, self.source = Path(path), symbol, source
         self.gate = BadRowGate(on_bad_row or log_bad_row, BadRowPolicy(policy))
         self.tz = time_zone(tz)
+        self.mapping = mapping = mapping or ColumnMapping()
+        self.newest_first = False
         with self._open() as file:
-            self.header = read_header(enumerate(file, 1))
+            lines = enumerate(file, 1)
+            first = next(((number, line) for number, line in lines if line.strip()), None)
+        if first is None:
+            raise DataFileError(f"{self.path}: the file is empty: it has no header line and no rows")
+        self.sep = mapping.sep or detect_separator(first[1])
+        self.header = read_header(iter([first]), self.sep)
+        self.has_header = not looks_like_data(self.header)
+        if not self.has_header:
+            if not mapping.positional():
+                raise DataFileError(
+                    f"{self.path}: line {first[0]} is data, not a header ({first[1].strip()[:60]!r}): name the "
+                    "columns by position (0 is the first), e.g. --columns date=0,open=1,high=2,low=3,close=4,volume=5")
+            self.header = [str(index) for index in range(len(self.header))]
+
+    def _check_order(self) -> None:
+        """Read the first rows: refuse timestamps that never parse, and note a file that runs newest first."""
+        with self._open() as file:
+            sampled = self._rows(BadRowGate(lambda _: None)).sample_times(self._data_lines(file), SAMPLE_ROWS)
+        times = [moment for _, _, moment in sampled if moment is not None]
+        if sampled and not times:
+            number, text, _ = sampled[0]
+            raise DataFileError(f"{self.path}:{number}: cannot read the timestamp {text!r}{format_hint(text)}")
+        steps = list(zip(times, times[1:]))
+        backwards, forwards = sum(a > b for a, b in steps), sum(a < b for a, b in steps)
+        if backwards > 4 * forwards:  # nearly every step goes back: the file is newest first, not a bad row
+            self.newest_first = True
 
     @property
     def bad_rows(self) -> int:
@@ -59,17 +101,22 @@ class _CsvFeed(ReplayFeed):
         """Read the whole file without publishing and return its bad rows (to reject a file before replaying it)."""
         found: list[BadRow] = []
         with self._open() as file:
-            lines = enumerate(file, 1)
-            read_header(lines)
-            for _ in self._rows(BadRowGate(found.append)).parse(lines):
+            for _ in self._rows(BadRowGate(found.append)).parse(self._data_lines(file)):
                 pass
         return found
 
     def _messages(self) -> Iterator[BarClosed | TradeTicked]:
         with self._open() as file:
-            lines = enumerate(file, 1)
-            read_header(lines)
-            yield from self._rows(self.gate).parse(lines)
+            yield from self._rows(self.gate).parse(self._data_lines(file))
+
+    def _data_lines(self, file: Iterable[str]) -> NumberedLines:
+        lines = enumerate(file, 1)
+        if self.has_header:
+            read_header(lines, self.sep)
+        if not self.newest_first:
+            return lines
+        log.warning("%s lists its newest row first: read in reverse, oldest first", self.path)
+        return reversed(list(lines))
 
     def _open(self) -> TextIO:
         return self.path.open(encoding="utf-8-sig", newline="")
@@ -92,14 +139,14 @@ class CsvBarFeed(_CsvFeed):
                  mapping: ColumnMapping | None = None, policy: BadRowPolicy | str = BadRowPolicy.SKIP,
                  on_bad_row: BadRowReport | None = None, tz: str | tzinfo | None = None,
                  source: str = "replay") -> None:
-        super().__init__(path, symbol, policy=policy, on_bad_row=on_bad_row, tz=tz, source=source)
+        super().__init__(path, symbol, policy=policy, on_bad_row=on_bad_row, tz=tz, source=source, mapping=mapping)
         self.timeframe = timeframe
         self.columns = resolve_bar_columns(self.header, mapping)
-        self._rows(self.gate)
+        self._check_order()
 
     def _rows(self, gate: BadRowGate) -> BarRows:
         return BarRows(self.columns, file=str(self.path), source=self.source, symbol=self.symbol,
-                       timeframe=self.timeframe, gate=gate, tz=self.tz)
+                       timeframe=self.timeframe, gate=gate, tz=self.tz, sep=self.sep)
 
 
 class CsvTickFeed(_CsvFeed):
@@ -112,13 +159,27 @@ class CsvTickFeed(_CsvFeed):
     def __init__(self, path: str | Path, symbol: str | None = None, *, mapping: ColumnMapping | None = None,
                  policy: BadRowPolicy | str = BadRowPolicy.SKIP, on_bad_row: BadRowReport | None = None,
                  tz: str | tzinfo | None = None, source: str = "replay") -> None:
-        super().__init__(path, symbol, policy=policy, on_bad_row=on_bad_row, tz=tz, source=source)
+        super().__init__(path, symbol, policy=policy, on_bad_row=on_bad_row, tz=tz, source=source, mapping=mapping)
         self.columns = resolve_tick_columns(self.header, mapping)
-        self._rows(self.gate)
+        self._check_order()
 
     def _rows(self, gate: BadRowGate) -> TradeRows:
         return TradeRows(self.columns, file=str(self.path), source=self.source, symbol=self.symbol, gate=gate,
-                         tz=self.tz)
+                         tz=self.tz, sep=self.sep)
+
+
+def format_hint(text: str) -> str:
+    """Return advice for a timestamp ``text`` no reader understood: the ``--datetime-format`` that reads it."""
+    fitting = []
+    for fmt in _FORMAT_GUESSES:
+        try:
+            datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        fitting.append(fmt)
+    if not fitting:
+        return ": give its format with --datetime-format (strptime codes, e.g. '%d.%m.%Y %H:%M')"
+    return f": give its format with --datetime-format {' or '.join(repr(fmt) for fmt in fitting[:2])}"
 
 
 def iter_bars(path: str | Path, symbol: str | None = None, timeframe: str = "1d", **options: object

@@ -2,7 +2,8 @@
 
 A timestamp comes from a ``date`` + ``time`` pair, one ``datetime`` column (ISO 8601, or epoch numbers detected
 from the first row), or an ``epoch`` column (seconds, milliseconds, microseconds or nanoseconds). Columns the
-mapping does not name are ignored.
+mapping does not name are ignored. A column may also be named by its position (``0`` is the first), which is how
+the columns of a file without a header line are named.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class ColumnMapping:
 
     Give at most one timestamp source: ``date`` (with an optional ``time``), ``datetime``, or ``epoch``.
     ``epoch_unit`` fixes the unit of epoch numbers (otherwise told from their magnitude); ``datetime_format`` is a
-    ``strptime`` format for non-ISO text (for a date + time pair it applies to ``"<date> <time>"``).
+    ``strptime`` format for non-ISO text (for a date + time pair it applies to ``"<date> <time>"``); ``sep`` is
+    the field separator (``None``: told from the first line, one of ``,`` ``;`` tab ``|``).
     """
 
     date: str | None = None
@@ -58,6 +60,7 @@ class ColumnMapping:
     symbol: str | None = None
     price: str | None = None
     size: str | None = None
+    sep: str | None = None
 
     def __post_init__(self) -> None:
         sources = [name for name in ("date", "datetime", "epoch") if getattr(self, name)]
@@ -65,6 +68,18 @@ class ColumnMapping:
             raise ColumnError(f"give one timestamp source, not {' and '.join(sources)}")
         if self.time and (self.datetime or self.epoch):
             raise ColumnError("a time column pairs with a date column, not with datetime or epoch")
+        if self.sep is not None and len(self.sep) != 1:
+            raise ColumnError(f"the separator must be one character, not {self.sep!r}")
+
+    def positional(self) -> bool:
+        """Return whether every column this mapping names is named by its position (a file without a header)."""
+        names = [getattr(self, name) for name in COLUMN_FIELDS if getattr(self, name)]
+        return bool(names) and all(name.isdigit() for name in names)
+
+
+COLUMN_FIELDS = ("date", "time", "datetime", "epoch", "open", "high", "low", "close", "volume", "symbol", "price",
+                 "size")
+"""The fields of ``ColumnMapping`` that name a column."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +158,10 @@ class _Finder:
             return self.header.index(name)
         if normalise(name) in self.normalised:
             return self.normalised.index(normalise(name))
-        raise ColumnError(f"column {name!r} (mapped to {field}) is not in the header {self.header}")
+        if name.isdigit() and int(name) < len(self.header):
+            return int(name)
+        raise ColumnError(f"column {name!r} (mapped to {field}) is not in the header {self.header}: name a column "
+                          f"of the header, or its position (0 is the first), with --columns {field}=...")
 
     def alias(self, aliases: Sequence[str]) -> int | None:
         return next((self.normalised.index(a) for a in aliases if a in self.normalised), None)
@@ -156,7 +174,7 @@ class _Finder:
         index = self.optional(field)
         if index is None:
             raise ColumnError(
-                f"no {field} column in the header {self.header}; name it with ColumnMapping({field}=...)")
+                f"no {field} column in the header {self.header}; name it with --columns {field}=COLUMN")
         return index
 
     def time(self) -> TimeColumns:
@@ -165,8 +183,8 @@ class _Finder:
         def columns(first: int | None, second: int | None = None, *, force_epoch: bool = False) -> TimeColumns:
             if first is None:
                 raise ColumnError(
-                    f"no timestamp column in the header {self.header}; name one with ColumnMapping(date=..., "
-                    "time=...), ColumnMapping(datetime=...) or ColumnMapping(epoch=...)")
+                    f"no timestamp column in the header {self.header}; name one with --columns date=COLUMN "
+                    "(and time=COLUMN), --columns datetime=COLUMN or --columns epoch=COLUMN")
             return TimeColumns(first, second, force_epoch, m.epoch_unit, m.datetime_format)
 
         if m.epoch:

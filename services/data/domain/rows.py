@@ -1,7 +1,8 @@
 """Turn the text lines of a market-data CSV into checked messages, reporting every bad row with its line.
 
 Lines come in numbered (``enumerate(file, 1)``), so a report names the physical line. Each symbol's stream must
-move forward in time: strictly for bars, while trades may share a timestamp. Blank lines carry no data and are
+move forward in time: strictly for bars, except a one-price bar (open = high = low = close: a trade tick written as
+a bar), which may share its timestamp with the row before, as trades may. Blank lines carry no data and are
 passed over; every other line that does not become a message goes to the ``BadRowGate``.
 """
 
@@ -32,19 +33,39 @@ _SYMBOL = TypeAdapter(Symbol)
 _PARSE_ERRORS = (ValueError, IndexError, ArithmeticError)
 
 
-def split_row(line: str) -> list[str]:
+SEPARATORS = (",", ";", "\t", "|")
+"""The field separators ``detect_separator`` considers, in order of preference on a tie."""
+
+
+def split_row(line: str, sep: str = ",") -> list[str]:
     """Split one CSV line into fields, honouring quotes only when the line has any (the rare, slow case)."""
     if '"' in line:
-        return next(csv.reader([line]), [])
-    return line.rstrip("\r\n").split(",")
+        return next(csv.reader([line], delimiter=sep), [])
+    return line.rstrip("\r\n").split(sep)
 
 
-def read_header(lines: Iterator[tuple[int, str]]) -> list[str]:
+def detect_separator(line: str) -> str:
+    """Return the separator that splits ``line`` (a header) into the most fields: ``,`` ``;`` tab or ``|``."""
+    return max(SEPARATORS, key=lambda sep: (line.count(sep), -SEPARATORS.index(sep)))
+
+
+def read_header(lines: Iterator[tuple[int, str]], sep: str = ",") -> list[str]:
     """Return the fields of the first non-blank line (the header); raise ``ValueError`` if there is none."""
     for _, line in lines:
         if line.strip():
-            return [name.strip().lstrip("\ufeff") for name in split_row(line)]
-    raise ValueError("the file has no header line")
+            return [name.strip().lstrip("\ufeff") for name in split_row(line, sep)]
+    raise ValueError("the file is empty: it has no header line and no rows")
+
+
+def looks_like_data(fields: Sequence[str]) -> bool:
+    """Return whether a first line is a row of data rather than a header: half its fields or more are numbers."""
+    numbers = 0
+    for text in fields:
+        try:
+            numbers += Decimal(text.strip()).is_finite()
+        except ArithmeticError:
+            pass
+    return numbers * 2 >= len(fields) > 0
 
 
 DECIMAL_CACHE_SIZE = 1 << 16
@@ -70,7 +91,7 @@ class Decimals(dict[str, Decimal]):
 
 
 class _Stream:
-    __slots__ = ("symbol", "id_base", "last", "same_time", "count")
+    __slots__ = ("symbol", "id_base", "last", "same_time", "count", "same_at")
 
     def __init__(self, symbol: str, id_base: int) -> None:
         self.symbol = symbol
@@ -78,17 +99,20 @@ class _Stream:
         self.last = _DAWN
         self.same_time = 0  # messages before this one at the same timestamp (trades may share one)
         self.count = 0  # messages yielded: the stream sequence of the last one
+        self.same_at = _DAWN  # bars: the timestamp ``same_time`` counts at (ticks written as one-price bars)
 
 
 class _RowReader:
     kind = ""
 
     def __init__(self, time: TimeColumns, prices: dict[str, int | None], symbol_column: int | None, *, file: str,
-                 source: str, symbol: str | None, gate: BadRowGate, tz: tzinfo, timeframe: str = "") -> None:
+                 source: str, symbol: str | None, gate: BadRowGate, tz: tzinfo, timeframe: str = "",
+                 sep: str = ",") -> None:
         if symbol_column is None and symbol is None:
             raise ValueError(f"{file}: no symbol column, so the feed needs a symbol")
         self.time, self.prices, self.symbol_column = time, prices, symbol_column
         self.file, self.source, self.timeframe, self.gate, self.tz = file, source, timeframe, gate, tz
+        self.sep = sep
         self.streams: dict[str, _Stream] = {}
         self.fixed = self.stream_of(symbol) if symbol_column is None and symbol is not None else None
         used = [i for i in (time.first, time.second, symbol_column, *prices.values()) if i is not None]
@@ -112,8 +136,26 @@ class _RowReader:
         for number, line in lines:
             taken.append((number, line))
             if line.strip():
-                return make_time_parser(self.time, split_row(line), self.tz), taken
+                return make_time_parser(self.time, split_row(line, self.sep), self.tz), taken
         return make_time_parser(self.time, None, self.tz), taken
+
+    def sample_times(self, lines: NumberedLines, count: int) -> list[tuple[int, str, datetime | None]]:
+        """Return the first ``count`` data lines (number, timestamp text) with their time, ``None`` if unparsable."""
+        lines = iter(lines)
+        parse_time, taken = self.start(lines)
+        sampled: list[tuple[int, str, datetime | None]] = []
+        for number, line in chain(taken, lines):
+            if len(sampled) >= count:
+                break
+            if not line.strip():
+                continue
+            row = split_row(line, self.sep)
+            text = " ".join(row[i] for i in (self.time.first, self.time.second) if i is not None and i < len(row))
+            try:
+                sampled.append((number, text, parse_time(row)))
+            except _PARSE_ERRORS:
+                sampled.append((number, text, None))
+        return sampled
 
     def reject(self, number: int, line: str, reason: str) -> None:
         self.gate(BadRow(self.file, number, reason, line.rstrip("\r\n")[:200]))
@@ -146,11 +188,11 @@ class BarRows(_RowReader):
     kind = "BarClosed"
 
     def __init__(self, columns: BarColumns, *, file: str, source: str, symbol: str | None, timeframe: str,
-                 gate: BadRowGate, tz: tzinfo = timezone.utc) -> None:
+                 gate: BadRowGate, tz: tzinfo = timezone.utc, sep: str = ",") -> None:
         prices = {"open": columns.open, "high": columns.high, "low": columns.low, "close": columns.close,
                   "volume": columns.volume}
         super().__init__(columns.time, prices, columns.symbol, file=file, source=source, symbol=symbol,
-                         gate=gate, tz=tz, timeframe=timeframe)
+                         gate=gate, tz=tz, timeframe=timeframe, sep=sep)
         self.columns = columns
 
     def parse(self, lines: NumberedLines) -> Iterator[BarClosed]:
@@ -160,10 +202,10 @@ class BarRows(_RowReader):
         c = self.columns
         io, ih, il, ic, iv = c.open, c.high, c.low, c.close, c.volume
         fixed, stream_of, source, timeframe = self.fixed, self.stream_of, self.source, self.timeframe
-        isym = self.symbol_index()
+        isym, sep = self.symbol_index(), self.sep
         D, problem, new, make_id = Decimals(), bar_problem, new_bar, replay_id
         for number, line in chain(taken, lines):
-            row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)
+            row = line.rstrip("\r\n").split(sep) if '"' not in line else split_row(line, sep)
             try:
                 ts = parse_time(row)
                 o, h, lo, cl = D[row[io]], D[row[ih]], D[row[il]], D[row[ic]]
@@ -174,15 +216,20 @@ class BarRows(_RowReader):
                     self.reject(number, line, self.why_unparsable(row, parse_time))
                 continue
             reason = problem(o, h, lo, cl, v)
+            same_time = 0
             if reason is None and ts <= stream.last:
-                reason = order_problem(stream.last, ts)
+                if ts == stream.last and o == h == lo == cl:  # a tick as a one-price bar: ticks share timestamps
+                    stream.same_time = stream.same_time + 1 if stream.same_at == ts else 1
+                    stream.same_at, same_time = ts, stream.same_time
+                else:
+                    reason = order_problem(stream.last, ts)
             if reason is not None:
                 self.reject(number, line, reason)
                 continue
             stream.last = ts
             stream.count += 1
-            yield new(make_id(stream.id_base, ts), ts, source, stream.symbol, stream.count, timeframe, o, h, lo, cl,
-                      v)
+            yield new(make_id(stream.id_base, ts, same_time), ts, source, stream.symbol, stream.count, timeframe, o,
+                      h, lo, cl, v)
 
 
 class TradeRows(_RowReader):
@@ -191,9 +238,9 @@ class TradeRows(_RowReader):
     kind = "TradeTicked"
 
     def __init__(self, columns: TickColumns, *, file: str, source: str, symbol: str | None, gate: BadRowGate,
-                 tz: tzinfo = timezone.utc) -> None:
+                 tz: tzinfo = timezone.utc, sep: str = ",") -> None:
         super().__init__(columns.time, {"price": columns.price, "size": columns.size}, columns.symbol, file=file,
-                         source=source, symbol=symbol, gate=gate, tz=tz)
+                         source=source, symbol=symbol, gate=gate, tz=tz, sep=sep)
         self.columns = columns
 
     def parse(self, lines: NumberedLines) -> Iterator[TradeTicked]:
@@ -202,10 +249,10 @@ class TradeRows(_RowReader):
         parse_time, taken = self.start(lines)
         ip, isz = self.columns.price, self.columns.size
         fixed, stream_of, source = self.fixed, self.stream_of, self.source
-        isym = self.symbol_index()
+        isym, sep = self.symbol_index(), self.sep
         D = Decimals()
         for number, line in chain(taken, lines):
-            row = line.rstrip("\r\n").split(",") if '"' not in line else split_row(line)
+            row = line.rstrip("\r\n").split(sep) if '"' not in line else split_row(line, sep)
             try:
                 ts = parse_time(row)
                 price, size = D[row[ip]], D[row[isz]]

@@ -4,14 +4,15 @@ Reports (``Accepted``, ``Rejected``, ``Filled``, ``Canceled``, ``Expired``) reac
 service treats both alike and idempotently (fill ids, ``already_applied``): returned from ``submit``, ``cancel``
 and ``on_market`` (the paper broker, which fills as it is shown market data), or pushed later to the sink set by
 ``set_report_sink`` (a venue's order stream). The composition root sets the sink and calls ``connect`` before the
-service consumes anything. A venue adapter implements the abstract methods; see ``_template.py`` for the
-skeleton.
+service consumes anything. A venue adapter implements the abstract methods; ``ccxt_broker.py`` is the one for
+venues reached through ccxt.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 
 from shared.contracts import Message
 from shared.messaging.errors import TransientError
@@ -83,6 +84,10 @@ class Broker(abc.ABC):
         The cursor is the broker's own bookmark (a sequence, a time with a safety margin): reconciliation keeps
         it, so each round asks only for what is new. Repeats are harmless (fill ids).
         """
+
+    async def balances(self) -> Mapping[str, tuple[Decimal, Decimal, Decimal]] | None:
+        """Return the venue's balances, asset -> (free, used, total); ``None`` when the broker keeps none (paper)."""
+        return None
 
     async def on_market(self, event: Message) -> Sequence[Report]:
         """Show the broker a market event; a simulated broker returns the fills it causes, a venue nothing."""

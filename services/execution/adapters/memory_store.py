@@ -81,6 +81,10 @@ class MemoryOrderStore:
         found = (self._orders.get(client_id) for client_id in client_order_ids)
         return {order.client_order_id: order for order in found if order is not None}
 
+    def all_orders(self) -> list[Order]:
+        """Return every order recorded, oldest first (a backtest reads them after the run)."""
+        return _oldest_first(self._orders.values())
+
     def positions(self) -> Mapping[Key, Decimal]:
         return dict(self._positions)
 

@@ -80,17 +80,24 @@ class ExecutionAccount:
         while self._sent and now - self._sent[0] > self._rate_window:
             self._sent.popleft()
 
-    def exposure(self) -> AccountExposure:
-        """Return the account as pre-trade risk sees it (positions netted per symbol)."""
+    def exposure(self, excluding: str | None = None) -> AccountExposure:
+        """Return the account as pre-trade risk sees it (positions netted per symbol); the working order
+        ``excluding`` (the one being checked, already tracked) is left out of what is pending."""
         net: dict[str, Decimal] = {}
         for (_, symbol), quantity in self.positions.items():
             net[symbol] = net.get(symbol, _ZERO) + quantity
         buys: dict[str, Decimal] = {}
         sells: dict[str, Decimal] = {}
+        market: dict[str, Decimal] = {}
         for order in self.working.values():
+            if order.client_order_id == excluding:
+                continue
             side = buys if order.side.sign > 0 else sells
             side[order.symbol] = side.get(order.symbol, _ZERO) + order.leaves_quantity
+            if order.order_type is OrderType.MARKET:
+                market[order.symbol] = market.get(order.symbol, _ZERO) + order.side.sign * order.leaves_quantity
         gross = sum((abs(q) * self.prices.get(s, _ZERO) for s, q in net.items()), _ZERO)
         return AccountExposure(positions=net, prices=dict(self.prices), gross_exposure=gross, pending_buys=buys,
                          pending_sells=sells, recent_orders=tuple(self._sent), halted=self.halted,
-                         halt_reason=self.halt_reason or "")
+                         halt_reason=self.halt_reason or "", equity=self.equity,
+                         pending_market=market)

@@ -60,7 +60,8 @@ def order_event(order: Order, report: OrderEvent, *, causation_id: UUID | None, 
         case Filled():
             return OrderFilled(**envelope, fill_id=report.fill_id, venue_order_id=report.venue_order_id,
                                side=order.side, quantity=report.quantity, price=report.price,
-                               commission=report.commission, cumulative_quantity=report.cumulative,
+                               commission=report.commission, commission_currency=report.commission_currency,
+                               cumulative_quantity=report.cumulative,
                                leaves_quantity=report.leaves)
         case Canceled():
             return OrderCanceled(**envelope, venue_order_id=report.venue_order_id,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared.contracts.fees import booked
+
 from .orders import Order, already_applied, transition
 from .reports import Accepted, Canceled, Expired, Filled, OrderEvent, Rejected
 
@@ -34,7 +36,14 @@ class Change:
 
     @property
     def position_delta(self) -> Decimal:
-        """Return how the report moved the strategy's position in the symbol (signed)."""
+        """Return how the report moved the strategy's position in the symbol (signed): a fee charged in the base
+        asset leaves less of it than was filled (``fees.booked``)."""
+        report = self.report
+        if isinstance(report, Filled) and report.commission_currency is not None:
+            order = self.order
+            moved = booked(order.symbol, order.side, self.filled, report.price, report.commission,
+                           report.commission_currency).quantity
+            return order.side.sign * moved
         return self.order.side.sign * self.filled
 
 

@@ -51,7 +51,11 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Filled:
-    """Record one fill; ``fill_id`` is unique and deterministic, ``cumulative``/``leaves`` are after this fill."""
+    """Record one fill; ``fill_id`` is unique and deterministic, ``cumulative``/``leaves`` are after this fill.
+
+    ``commission_currency`` is the asset the commission was charged in (a venue's fee currency, e.g. BTC on a
+    BTC/USDT buy); ``None`` means the account currency (the paper broker's).
+    """
 
     client_order_id: str
     venue_order_id: str
@@ -62,6 +66,7 @@ class Filled:
     cumulative: Decimal
     leaves: Decimal
     ts: datetime
+    commission_currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,9 @@
 
 A refusal is a reason string the caller turns into an ``OrderRejected`` event, never an exception. While trading
 is halted only orders that bring a position closer to flat pass. Every limit is optional (``None`` = no limit).
+
+Buying power (``max_leverage``): an order that adds to a position may not take the gross exposure, working market
+orders included, beyond ``max_leverage`` times equity; at 1 that is: cash may not go below zero buying.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class RiskLimits:
     max_gross_exposure: Decimal | None = None
     max_orders_per_window: int | None = None
     rate_window: timedelta = timedelta(seconds=1)
+    max_leverage: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +40,8 @@ class AccountExposure:
 
     ``positions`` are signed per symbol; ``pending_buys``/``pending_sells`` the unfilled quantity of working
     orders per symbol (they count towards the position limit); ``prices`` value orders without a limit or stop
-    price and the exposure change; ``recent_orders`` are the times of orders sent lately (the rate limit).
+    price and the exposure change; ``recent_orders`` are the times of orders sent lately (the rate limit);
+    ``equity`` is the portfolio's latest (``None`` before its first snapshot: buying power is not checked).
     """
 
     positions: Mapping[str, Decimal] = field(default_factory=dict)
@@ -47,6 +52,10 @@ class AccountExposure:
     recent_orders: Sequence[datetime] = ()
     halted: bool = False
     halt_reason: str = ""
+    equity: Decimal | None = None
+    pending_market: Mapping[str, Decimal] = field(default_factory=dict)
+    """Signed unfilled quantity of working market orders per symbol: they will fill, so buying power counts them
+    (resting limit and stop orders may never fill, and do not)."""
 
 
 def check_order(order: Order, state: AccountExposure, limits: RiskLimits, now: datetime) -> str | None:
@@ -59,7 +68,8 @@ def check_order(order: Order, state: AccountExposure, limits: RiskLimits, now: d
         return f"trading halted{': ' + state.halt_reason if state.halt_reason else ''}; only reducing orders pass"
     return (_check_rate(state, limits, now) or _check_size(order, state, limits)
             or (None if reduces else _check_position(order, state, limits, position))
-            or (None if reduces else _check_exposure(order, state, limits, position)))
+            or (None if reduces else _check_exposure(order, state, limits, position))
+            or (None if reduces else check_buying_power(order, state, limits, position)))
 
 
 def reduces_position(side: Side, quantity: Decimal, position: Decimal) -> bool:
@@ -121,6 +131,25 @@ def _check_exposure(order: Order, state: AccountExposure, limits: RiskLimits, po
     if projected > limits.max_gross_exposure:
         return f"gross exposure would reach {projected} (max {limits.max_gross_exposure})"
     return None
+
+
+def check_buying_power(order: Order, state: AccountExposure, limits: RiskLimits, position: Decimal) -> str | None:
+    """Return why ``order`` needs more cash (or leverage) than the account has, or ``None`` when it fits."""
+    if limits.max_leverage is None or state.equity is None:
+        return None
+    price = _order_price(order, state)
+    if price is None:
+        return None  # nothing to value it with yet; the first bar prices the account
+    symbol = order.symbol
+    after = position + state.pending_market.get(symbol, _ZERO) + order.side.sign * order.quantity
+    projected = state.gross_exposure - abs(position) * state.prices.get(symbol, price) + abs(after) * price
+    if projected <= limits.max_leverage * state.equity:
+        return None
+    cost = order.quantity * price
+    cash = state.equity - sum((q * state.prices.get(s, _ZERO) for s, q in state.positions.items()), _ZERO)
+    return (f"insufficient buying power: {order.side.value.lower()} {order.quantity} {symbol} at {price} is "
+            f"{cost:.2f}, cash is {cash:.2f} (equity {state.equity:.2f}, gross exposure would be {projected:.2f}, "
+            f"max leverage {limits.max_leverage})")
 
 
 def _order_price(order: Order, state: AccountExposure) -> Decimal | None:

@@ -15,8 +15,9 @@ process, and after a crash of the machine the next bars rebuild it).
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -95,19 +96,23 @@ class LedgerStore:
                                        "the old state directory away to start a new ledger")
         ledger = Ledger(starting_cash)
         for (payload,) in self._db.execute("SELECT payload FROM fills ORDER BY seq"):
-            ledger.apply_fill(OrderFilled.model_validate_json(payload))
+            ledger.apply_fill(stored_fill(payload))
         for symbol, price in self._db.execute("SELECT symbol, price FROM marks"):
             ledger.mark(symbol, Decimal(price))
         return ledger
 
     def state(self) -> StoredState:
         """Return what the store keeps beside the ledger: kill switch, stream positions, equity curve."""
-        peak, halted, reason = (self._meta(k) for k in ("peak_equity", "halted", "halt_reason"))
-        kill_switch = KillSwitchState(Decimal(peak) if peak is not None else None, halted == "1", reason or None)
+        peak, halted, reason, flattens = (self._meta(k) for k in ("peak_equity", "halted", "halt_reason",
+                                                                  "halt_flattens"))
+        kill_switch = KillSwitchState(Decimal(peak) if peak is not None else None, halted == "1", reason or None,
+                                      flattens != "0")
         streams = [((row[0], row[1], row[2], row[3]), row[4]) for row in self._db.execute("SELECT * FROM streams")]
         curve = [CurvePoint(ts, equity, bool(in_market))
                  for ts, equity, in_market in self._db.execute("SELECT ts, equity, in_market FROM curve ORDER BY ts")]
-        return StoredState(kill_switch, streams, curve)
+        stored_baseline = json.loads(self._meta("balance_baseline") or "{}")
+        baseline = {asset: Decimal(amount) for asset, amount in stored_baseline.items()}
+        return StoredState(kill_switch, streams, curve, baseline)
 
     def apply_fill(self, ledger: Ledger, fill: OrderFilled, announce: Announce | None = None) -> PositionUpdate | None:
         """Store ``fill``, apply it to ``ledger`` and put what it owes in the outbox, in one transaction.
@@ -128,7 +133,7 @@ class LedgerStore:
                 self.outbox.enqueue(announce(update))
             return update
 
-    def record_bar(self, bar: BarClosed, point: CurvePoint, kill_switch: KillSwitchState,
+    def record_bar(self, bar: BarClosed, point: CurvePoint, kill_switch: KillSwitchState | None,
                    owed: Sequence[Message] = ()) -> None:
         """Store what one new bar changed: its mark and stream position, the curve, the kill switch, what it owes."""
         with transaction(self._bars):
@@ -139,19 +144,29 @@ class LedgerStore:
                                    (*stream_of(bar), bar.sequence))
             self._bars.execute("INSERT OR REPLACE INTO curve VALUES (?, ?, ?)",
                                (point.micros, point.equity, int(point.in_market)))
-            self._save_kill_switch(self._bars, kill_switch)
+            if kill_switch is not None:
+                self._save_kill_switch(self._bars, kill_switch)
             self.outbox.enqueue(owed, self._bars)
 
-    def save_kill_switch(self, state: KillSwitchState) -> None:
-        """Store the peak equity and the halt (one transaction)."""
+    def save_kill_switch(self, state: KillSwitchState, owed: Sequence[Message] = ()) -> None:
+        """Store the peak equity, the halt, and what the change owes (one transaction)."""
         with transaction(self._db):
             self._save_kill_switch(self._db, state)
+            self.outbox.enqueue(owed, self._db)
+
+    def save_balance_baseline(self, baseline: Mapping[str, Decimal], owed: Sequence[Message] = ()) -> None:
+        """Store the balance baseline and what the comparison owes (one transaction)."""
+        with transaction(self._db):
+            self._set_meta(self._db, "balance_baseline",
+                           json.dumps({asset: str(amount) for asset, amount in baseline.items()}))
+            self.outbox.enqueue(owed, self._db)
 
     def _save_kill_switch(self, db: sqlite3.Connection, state: KillSwitchState) -> None:
         if state.peak_equity is not None:
             self._set_meta(db, "peak_equity", str(state.peak_equity))
         self._set_meta(db, "halted", "1" if state.halted else "0")
         self._set_meta(db, "halt_reason", state.halt_reason or "")
+        self._set_meta(db, "halt_flattens", "1" if state.flattening else "0")
 
     def has_fill(self, fill_id: str) -> bool:
         """Return whether a fill with this id is stored."""
@@ -170,3 +185,11 @@ class LedgerStore:
     def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
         db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                    (key, value))
+
+
+def stored_fill(payload: str) -> OrderFilled:
+    """Return a fill the store kept, in the current schema (v1 fills lack ``commission_currency``: the account's)."""
+    data = json.loads(payload)
+    if data.get("schema_version") == 1:
+        data["schema_version"] = 2
+    return OrderFilled.model_validate(data)

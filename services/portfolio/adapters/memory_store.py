@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from shared.contracts import BarClosed, Message, OrderFilled
@@ -30,13 +30,18 @@ class MemoryLedgerStore:
             self.outbox.enqueue(announce(update))
         return update
 
-    def record_bar(self, bar: BarClosed, point: CurvePoint, kill_switch: KillSwitchState,
+    def record_bar(self, bar: BarClosed, point: CurvePoint, kill_switch: KillSwitchState | None,
                    owed: Sequence[Message] = ()) -> None:
         if owed:
             self.outbox.enqueue(owed)
 
-    def save_kill_switch(self, state: KillSwitchState) -> None:
-        pass
+    def save_kill_switch(self, state: KillSwitchState, owed: Sequence[Message] = ()) -> None:
+        if owed:
+            self.outbox.enqueue(owed)
+
+    def save_balance_baseline(self, baseline: Mapping[str, Decimal], owed: Sequence[Message] = ()) -> None:
+        if owed:
+            self.outbox.enqueue(owed)
 
     def close(self) -> None:
         pass

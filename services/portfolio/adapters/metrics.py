@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from shared.contracts import PortfolioSnapshot
+from shared.contracts import BalancesDiffered, Message, PortfolioSnapshot
 
 
 class PortfolioGauges:
@@ -26,12 +26,23 @@ class PortfolioGauges:
         self.net = gauge("tradebus_portfolio_net_exposure", "Sum of signed position values.")
         self.halted = gauge("tradebus_portfolio_trading_halted", "1 while trading is halted (kill switch).")
         self.position = gauge("tradebus_portfolio_position_quantity", "Signed position size.", "strategy", "symbol")
+        self.balance_difference = gauge("tradebus_portfolio_balance_difference",
+                                        "The venue's balance minus what the books expect, per asset (0: agree).",
+                                        "asset")
         self._held: set[tuple[str, str]] = set()
         if max_drawdown is not None:
             gauge("tradebus_portfolio_drawdown_limit_ratio", "The kill switch's drawdown limit, as a fraction.").labels(
                 service).set(float(max_drawdown))
 
-    def observe(self, snapshot: PortfolioSnapshot) -> None:
+    def observe(self, message: Message) -> None:
+        """Set the gauges a published message speaks of (snapshots, balance differences)."""
+        if isinstance(message, PortfolioSnapshot):
+            self.observe_snapshot(message)
+        elif isinstance(message, BalancesDiffered):
+            for difference in message.differences:
+                self.balance_difference.labels(self.service, difference.asset).set(float(difference.difference))
+
+    def observe_snapshot(self, snapshot: PortfolioSnapshot) -> None:
         """Set every gauge from ``snapshot``; positions that closed drop to 0."""
         service = self.service
         for gauge, value in ((self.equity, snapshot.equity), (self.cash, snapshot.cash),

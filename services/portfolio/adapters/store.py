@@ -6,7 +6,7 @@ an outbox until published) and run the same contract tests; only the SQLite one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -27,6 +27,8 @@ class StoredState:
     kill_switch: KillSwitchState = KillSwitchState()
     streams: Sequence[tuple[StreamKey, int]] = ()
     curve: Sequence[CurvePoint] = field(default_factory=tuple)
+    balance_baseline: Mapping[str, Decimal] = field(default_factory=dict)
+    """The venue's holdings beyond the books when each asset was first compared (``domain.balances``)."""
 
 
 class LedgerPersistence(Protocol):
@@ -38,7 +40,8 @@ class LedgerPersistence(Protocol):
     def state(self) -> StoredState: ...
     def apply_fill(self, ledger: Ledger, fill: OrderFilled,
                    announce: Announce | None = None) -> PositionUpdate | None: ...
-    def record_bar(self, bar: BarClosed, point: CurvePoint, kill_switch: KillSwitchState,
+    def record_bar(self, bar: BarClosed, point: CurvePoint, kill_switch: KillSwitchState | None,
                    owed: Sequence[Message] = ()) -> None: ...
-    def save_kill_switch(self, state: KillSwitchState) -> None: ...
+    def save_kill_switch(self, state: KillSwitchState, owed: Sequence[Message] = ()) -> None: ...
+    def save_balance_baseline(self, baseline: Mapping[str, Decimal], owed: Sequence[Message] = ()) -> None: ...
     def close(self) -> None: ...

@@ -1,5 +1,6 @@
 """The portfolio's pure domain: the ledger, equity and performance, risk rules and snapshot values."""
 
+from .balances import BalanceCheck, Difference, check_balances
 from .equity import CurvePoint, DrawdownStats, DrawdownTracker, EquityCurve, drawdown_stats
 from .ledger import COST_QUANTUM, Ledger
 from .performance import PerformanceMetrics, compute_metrics, infer_periods_per_year
@@ -20,6 +21,9 @@ from .risk import (
 from .snapshot import position_changed_values, position_view, snapshot_values
 
 __all__ = [
+    "BalanceCheck",
+    "Difference",
+    "check_balances",
     "COST_QUANTUM",
     "ClosedTrade",
     "CurvePoint",

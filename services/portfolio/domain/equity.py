@@ -52,8 +52,13 @@ class EquityCurve:
 
     def record(self, ts: datetime, equity: Decimal | float, *, in_market: bool = False) -> None:
         """Append a point; a point at the last point's time replaces it, an older one is ignored (redelivery)."""
-        micros = (ts - _EPOCH) // _ONE_MICROSECOND
-        value = float(equity)
+        self._append((ts - _EPOCH) // _ONE_MICROSECOND, float(equity), in_market)
+
+    def add(self, point: CurvePoint) -> None:
+        """Append ``point`` (as ``record`` does)."""
+        self._append(point.micros, point.equity, point.in_market)
+
+    def _append(self, micros: int, value: float, in_market: bool) -> None:
         if self._micros and micros <= self._micros[-1]:
             if micros == self._micros[-1]:
                 self._equity[-1] = value
@@ -63,12 +68,12 @@ class EquityCurve:
         self._equity.append(value)
         self._in_market.append(in_market)
 
-    def add(self, point: CurvePoint) -> None:
-        """Append ``point`` (as ``record`` does)."""
-        self.record(from_micros(point.micros), point.equity, in_market=point.in_market)
-
     def __len__(self) -> int:
         return len(self._micros)
+
+    def last_time(self) -> datetime | None:
+        """Return the time of the newest point (the market's time as the portfolio last saw it), or ``None``."""
+        return from_micros(self._micros[-1]) if self._micros else None
 
     @property
     def micros(self) -> array[int]:
@@ -160,6 +165,10 @@ class DrawdownTracker:
             self._peak = equity
             return True
         return False
+
+    def restart(self) -> None:
+        """Measure drawdown afresh from the last equity (trading resumed: the old peak would halt it again)."""
+        self._peak = self._equity
 
     @property
     def drawdown(self) -> Decimal:

@@ -9,7 +9,8 @@ exception: a partial reduce releases a pro-rata share of the cost basis, a divis
 ``equity() == starting_cash + realized_pnl() + unrealized_pnl()`` holds exactly after every fill.
 
 Conventions:
-- ``realized_pnl`` is net of commission: a fill's commission is charged to realised P&L when it is paid.
+- ``realized_pnl`` is net of commission: a fill's commission is charged to realised P&L when it is paid. A fee
+  charged in the base asset moves the position instead and is valued at the fill price (``fees.booked``).
 - average price is the cost basis over the open quantity: weighted on increase, unchanged on reduce, reset to
   the fill price on a flip (the closing part is realised, the remainder opens a new position).
 - a ``ClosedTrade`` is one round trip from flat to flat (an *episode*); partial reduces realise P&L at once but
@@ -33,6 +34,7 @@ from decimal import (
     localcontext,
 )
 
+from shared.contracts.fees import booked, split_symbol
 from shared.contracts.orders import Side
 
 from .positions import ClosedTrade, Fill, Position, PositionUpdate, StrategyPnl
@@ -81,6 +83,7 @@ class Ledger:
         self._net: dict[str, Decimal] = {}  # symbol -> account-level quantity, only non-zero
         self._marks: dict[str, Decimal] = {}
         self._applied: set[str] = set()
+        self._other_fees: dict[str, Decimal] = {}  # fees in a third asset (BNB): not in cash, see fees.booked
         self._trades: list[ClosedTrade] = []
         self._open = 0
 
@@ -114,27 +117,32 @@ class Ledger:
         key = (fill.strategy_id, fill.symbol)
         holding = self._holdings.get(key) or self._new_holding(*key)
         sign = fill.side.sign
-        self._cash -= sign * fill.quantity * fill.price + fill.commission
-        self._commission += fill.commission
+        book = booked(fill.symbol, fill.side, fill.quantity, fill.price, fill.commission, fill.commission_currency)
+        quantity, commission = book.quantity, book.commission
+        self._cash -= sign * quantity * fill.price + commission
+        self._commission += commission
+        if book.other_fee_currency is not None:
+            self._other_fees[book.other_fee_currency] = self._other_fees.get(book.other_fee_currency, _ZERO) + \
+                book.other_fee
         self._traded_notional += fill.quantity * fill.price
         self._marks.setdefault(fill.symbol, fill.price)  # a fill prices a symbol no bar has marked yet
         was_open = bool(holding.quantity)
         reducing = was_open and (holding.quantity > 0) != (sign > 0)
-        closed_qty = min(fill.quantity, abs(holding.quantity)) if reducing else _ZERO
-        close_commission = _prorate(fill.commission, closed_qty, fill.quantity) if closed_qty else _ZERO
+        closed_qty = min(quantity, abs(holding.quantity)) if reducing else _ZERO
+        close_commission = _prorate(commission, closed_qty, quantity) if closed_qty else _ZERO
         gross, trade = _ZERO, None
         if closed_qty:
             gross = self._reduce(holding, closed_qty, fill, close_commission)
             if not holding.quantity:
                 trade = self._close_episode(holding, fill.ts_event)
-        if fill.quantity > closed_qty:
-            self._increase(holding, fill.quantity - closed_qty, fill, fill.commission - close_commission)
-        realized = gross - fill.commission
+        if quantity > closed_qty:
+            self._increase(holding, quantity - closed_qty, fill, commission - close_commission)
+        realized = gross - commission
         holding.realized += realized
-        holding.commission += fill.commission
+        holding.commission += commission
         self._realized += realized
         self._open += bool(holding.quantity) - was_open
-        self._move_net(fill.symbol, sign * fill.quantity)
+        self._move_net(fill.symbol, sign * quantity)
         return realized, trade
 
     def _new_holding(self, strategy_id: str, symbol: str) -> _Holding:
@@ -232,6 +240,22 @@ class Ledger:
     def commission(self) -> Decimal:
         """Return all commission paid."""
         return self._commission
+
+    def other_fees(self) -> dict[str, Decimal]:
+        """Return the fees paid in assets that are neither the symbol's base nor the account currency (e.g. BNB)."""
+        return dict(self._other_fees)
+
+    def balances(self, account_currency: str) -> dict[str, Decimal]:
+        """Return what the books say the venue should hold: cash in ``account_currency``, each base asset's net
+        quantity (symbols of the form ``BASE/QUOTE``), less the fees paid in other assets."""
+        held = {account_currency: self._cash}
+        for symbol, quantity in self._net.items():
+            base, _ = split_symbol(symbol)
+            if base is not None:
+                held[base] = held.get(base, _ZERO) + quantity
+        for currency, fee in self._other_fees.items():
+            held[currency] = held.get(currency, _ZERO) - fee
+        return held
 
     def traded_notional(self) -> Decimal:
         """Return the sum of quantity times price over every fill (for turnover)."""

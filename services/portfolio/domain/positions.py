@@ -23,6 +23,7 @@ class Fill(Protocol):
     quantity: Decimal
     price: Decimal
     commission: Decimal
+    commission_currency: str | None
     ts_event: datetime
 
 

@@ -27,6 +27,7 @@ class ExitReason(StrEnum):
     """Why the portfolio closes a position."""
 
     KILL_SWITCH = "kill_switch"
+    OPERATOR = "operator"
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"
 
@@ -61,6 +62,8 @@ class KillSwitchState:
     peak_equity: Decimal | None = None
     halted: bool = False
     halt_reason: str | None = None
+    flattening: bool = True
+    """Whether the halt closes every position (the kill switch's) or only stops new risk (an operator's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +142,10 @@ def check_kill_switch(drawdown: Decimal, rules: RiskRules) -> str | None:
 class RiskGuard:
     """Apply ``RiskRules`` to a ledger bar after bar, issuing each exit and the halt only once."""
 
-    def __init__(self, rules: RiskRules, *, halted: bool = False, halt_reason: str | None = None) -> None:
+    def __init__(self, rules: RiskRules, *, halted: bool = False, halt_reason: str | None = None,
+                 flattening: bool = True) -> None:
         self.rules = rules
-        self._halted, self._halt_reason = halted, halt_reason
+        self._halted, self._halt_reason, self._flattening = halted, halt_reason, flattening
         self._working: dict[tuple[str, str], str] = {}  # (strategy, symbol) -> episode with an exit working
         self._attempts: dict[tuple[str, str, str], int] = {}
 
@@ -156,6 +160,11 @@ class RiskGuard:
         return self._halt_reason
 
     @property
+    def flattening(self) -> bool:
+        """Return whether the halt closes every position (the kill switch's) rather than only stopping new risk."""
+        return self._flattening
+
+    @property
     def watching(self) -> bool:
         """Return whether ``evaluate`` can ask for anything: a rule is set or trading is halted."""
         return self._halted or self.rules.max_drawdown is not None or self.rules.has_stops
@@ -163,13 +172,14 @@ class RiskGuard:
     def evaluate(self, ledger: Ledger, drawdown: Decimal, *, symbol: str | None = None) -> RiskActions:
         """Check the kill switch against ``drawdown``, then stops (of ``symbol``'s positions when given).
 
-        Once halted, every open position without a working exit is flattened, including one opened later by
-        an order that was already working; stops are no longer checked.
+        Once the kill switch halted trading, every open position without a working exit is flattened, including
+        one opened later by an order that was already working; stops are no longer checked. An operator's halt
+        flattens nothing: stops go on.
         """
         halt_reason = None
         if not self._halted and (halt_reason := check_kill_switch(drawdown, self.rules)):
-            self._halted, self._halt_reason = True, halt_reason
-        if self._halted:
+            self._halted, self._halt_reason, self._flattening = True, halt_reason, True
+        if self._halted and self._flattening:
             exits = self._exits(ledger.positions(), lambda p: ExitReason.KILL_SWITCH)
         elif self.rules.has_stops:
             exits = self._exits(ledger.positions(symbol=symbol), lambda p: stop_reason(p, p.market_price, self.rules))
@@ -184,9 +194,20 @@ class RiskGuard:
             key = (strategy_id, symbol, episode)
             self._attempts[key] = self._attempts.get(key, 1) + 1
 
+    def halt(self, reason: str) -> bool:
+        """Stop new risk on an operator's word, closing nothing; return whether trading was running until now."""
+        if self._halted:
+            return False
+        self._halted, self._halt_reason, self._flattening = True, reason, False
+        return True
+
     def resume(self) -> None:
         """Leave the halted state (the operator resumed trading)."""
-        self._halted, self._halt_reason = False, None
+        self._halted, self._halt_reason, self._flattening = False, None, True
+
+    def flatten(self, ledger: Ledger, symbol: str | None = None) -> tuple[ExitIntent, ...]:
+        """Return an exit for each open position (of ``symbol``) that has none working yet (an operator's flatten)."""
+        return self._exits(ledger.positions(symbol=symbol), lambda p: ExitReason.OPERATOR)
 
     def _exits(
         self, positions: Iterable[Position], reason_of: Callable[[Position], ExitReason | None]

@@ -29,6 +29,9 @@ FetchHistory = Callable[[str, datetime, str | None], Awaitable[list[BarClosed]]]
 MarketHandlers = Mapping[type[Message], Callable[[Any, Any], Awaitable[None]]]
 """The service's market handlers, each ``handler(event, deps)``."""
 
+FillHandler = Callable[[OrderFilled, Any], Awaitable[None]]
+"""The service's fill handler, ``handler(fill, deps)``: the strategies' answer to a fill, published."""
+
 
 class PartitionState(Protocol):
     """What a partition's handlers work on: at least the engine holding its strategies' state."""
@@ -40,12 +43,13 @@ class OwnedPartition:
     """Handle the market events of one partition with state of its own, warming each symbol up on first sight."""
 
     def __init__(self, partition: int, new_state: Callable[[], PartitionState], fetch: FetchHistory,
-                 handlers: MarketHandlers) -> None:
+                 handlers: MarketHandlers, fill_handler: FillHandler) -> None:
         self.partition = partition
         self.new_state = new_state
         self.deps = new_state()
         self.fetch = fetch
         self.market_handlers = handlers
+        self.fill_handler = fill_handler
         self.warm: set[str] = set()
         self.consumer: Consumer | None = None
         self.releasing = False
@@ -79,14 +83,14 @@ class OwnedPartition:
             self.deps.engine.warm_up(bars)
             self.warm.add(symbol)
 
-    def on_fill(self, fill: OrderFilled) -> None:
+    async def on_fill(self, fill: OrderFilled) -> None:
         """Feed a fill to the strategies of its symbol, unless the symbol is not warm here (or is being handed over).
 
         Fills do not travel with the market events, and history replays bars only: state built from fills is not
         carried over when a partition moves, and a fill that arrives before a symbol's first event here is dropped.
         """
         if fill.symbol in self.warm and not self.releasing:
-            self.deps.engine.on_fill(fill)
+            await self.fill_handler(fill, self.deps)
 
     def forget(self) -> None:
         """Drop every symbol's state: the broker connection was lost, so others may have handled events since."""

@@ -159,8 +159,8 @@ class WorkerGroup:
                 if self.inbox is not None:
                     await self.inbox.cancel()
 
-    def on_fill(self, fill: OrderFilled) -> None:
+    async def on_fill(self, fill: OrderFilled) -> None:
         """Apply a fill to the state of its symbol if this worker owns that (warm) symbol; other workers ignore it."""
         partition = self.owned.get(partition_of(fill.symbol, self.bus.topology.partitions))
         if partition is not None:
-            partition.on_fill(fill)
+            await partition.on_fill(fill)

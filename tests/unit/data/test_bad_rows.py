@@ -78,8 +78,8 @@ def test_blank_lines_carry_no_data_and_are_not_reported(write_csv, reported) -> 
 
 
 def test_line_numbers_count_from_the_header_as_line_one(write_csv, reported) -> None:
-    path = write_csv(HEADER, GOOD_BEFORE, GOOD_AFTER, "2020-01-10,x,11,9,10,1", "2020-01-11,1,1,1,1,1",
-                     "2020-01-11,1,1,1,1,1")
+    path = write_csv(HEADER, GOOD_BEFORE, GOOD_AFTER, "2020-01-10,x,11,9,10,1", "2020-01-11,1,2,1,1,1",
+                     "2020-01-11,1,2,1,1,1")
 
     list(CsvBarFeed(path, "X", on_bad_row=reported.append))
 

@@ -53,7 +53,7 @@ def test_a_missing_explicit_column_is_named_in_the_error() -> None:
 
 
 def test_a_missing_required_field_says_how_to_name_it() -> None:
-    with pytest.raises(ColumnError, match=r"no size column .* ColumnMapping\(size=...\)"):
+    with pytest.raises(ColumnError, match=r"no size column .* --columns size=COLUMN"):
         resolve_tick_columns(["time", "price"])
 
 

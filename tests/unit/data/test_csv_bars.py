@@ -88,14 +88,23 @@ def test_naive_file_times_are_read_in_the_tz_setting() -> None:
     assert bars[0].ts_event.tzinfo is UTC
 
 
-def test_ticksample_read_as_bars_keeps_the_millisecond_stamps_and_reports_its_duplicate() -> None:
+def test_ticksample_read_as_bars_keeps_the_millisecond_stamps_and_its_repeated_timestamp() -> None:
     reported: list[BadRow] = []
     bars = list(CsvBarFeed(fixture_file("ticksample.csv"), "ES", "tick", on_bad_row=reported.append))
 
-    assert len(bars) == 134
+    assert len(bars) == 135 and reported == []
     assert bars[0].ts_event == datetime(2015, 9, 23, 20, 57, 42, 146000, tzinfo=UTC)
-    assert [(bad.line, bad.reason) for bad in reported] == [
-        (24, "duplicate timestamp 2015-09-23T20:58:22.316000+00:00")]
+    repeated = [bar for bar in bars if bar.ts_event == datetime(2015, 9, 23, 20, 58, 22, 316000, tzinfo=UTC)]
+    assert len(repeated) == 2 and repeated[0].message_id != repeated[1].message_id
+    assert [bar.sequence for bar in bars] == list(range(1, 136))
+
+
+def test_a_repeated_timestamp_is_still_bad_for_a_bar_that_is_not_one_price(write_csv, reported) -> None:
+    path = write_csv("Date,Open,High,Low,Close,Volume", "2020-01-02,10,11,9,10,1", "2020-01-02,10,11,9,10,1")
+
+    bars = list(CsvBarFeed(path, "X", on_bad_row=reported.append))
+
+    assert len(bars) == 1 and [bad.kind for bad in reported] == ["duplicate_timestamp"]
 
 
 def test_bars_equal_fully_validated_contracts_and_survive_the_wire() -> None:

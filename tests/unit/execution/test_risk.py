@@ -86,3 +86,38 @@ def test_reduces_position_only_towards_flat_without_crossing() -> None:
     assert not reduces_position(Side.SELL, D(101), D(100))
     assert reduces_position(Side.BUY, D(5), D(-10))
     assert not reduces_position(Side.BUY, D(5), D(0))
+
+
+# -- buying power -----------------------------------------------------------------------------------------------
+def test_a_buy_that_costs_more_than_the_cash_is_rejected_naming_cash_price_and_quantity() -> None:
+    state = AccountExposure(prices={"ORCL": D(1500)}, equity=D(100000))
+
+    reason = check_order(order(), state, RiskLimits(max_leverage=D(1)), T0)
+
+    assert reason is not None and reason.startswith("insufficient buying power: buy 100 ORCL at 1500 is 150000.00")
+    assert "cash is 100000.00" in reason
+
+
+def test_a_buy_within_the_cash_passes_and_leverage_widens_the_room() -> None:
+    state = AccountExposure(prices={"ORCL": D(900)}, equity=D(100000))
+    assert check_order(order(), state, RiskLimits(max_leverage=D(1)), T0) is None
+
+    dear = AccountExposure(prices={"ORCL": D(1500)}, equity=D(100000))
+    assert check_order(order(), dear, RiskLimits(max_leverage=D(2)), T0) is None
+
+
+def test_working_market_orders_count_against_buying_power_resting_limits_do_not() -> None:
+    limits = RiskLimits(max_leverage=D(1))
+    market = AccountExposure(prices={"ORCL": D(600)}, equity=D(100000), pending_market={"ORCL": D(100)})
+    resting = AccountExposure(prices={"ORCL": D(600)}, equity=D(100000), pending_buys={"ORCL": D(100)})
+
+    assert "insufficient buying power" in check_order(order(), market, limits, T0)
+    assert check_order(order(), resting, limits, T0) is None
+
+
+def test_an_exit_passes_whatever_the_cash_and_no_equity_yet_means_no_check() -> None:
+    limits = RiskLimits(max_leverage=D(1))
+    held = AccountExposure(positions={"ORCL": D(100)}, prices={"ORCL": D(5000)}, gross_exposure=D(500000),
+                           equity=D(1000))
+    assert check_order(order(side=Side.SELL), held, limits, T0) is None
+    assert check_order(order(), AccountExposure(prices={"ORCL": D(5000)}), limits, T0) is None

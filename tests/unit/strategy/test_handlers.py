@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from services.strategy.handlers import StrategyDeps, on_bar
-from shared.contracts import Message, SignalGenerated
+from services.strategy.domain import LoadedStrategy, StrategyEngine
+from services.strategy.handlers import StrategyDeps, handle_fill, on_bar
+from shared.contracts import Direction, Message, SignalGenerated
 from shared.messaging.errors import PublishFailed
 from shared.runtime.clock import SimulatedClock
 
-from .factories import START, make_bar, sma_cross_engine
+from .factories import START, make_bar, make_fill, sma_cross_engine
+from .sample_strategies import Recorder, RecorderParams
 
 CLOSES = [10, 10, 10, 9, 8, 9, 11, 12, 13, 12, 10, 9, 8, 7, 8, 10, 12]
 """A down-move, an up-cross (bar 6), a down-cross (bar 11), an up-cross again (bar 15) for SMA(2)/SMA(3)."""
@@ -83,3 +85,19 @@ async def test_nothing_is_left_owed_once_every_signal_is_confirmed(failing: tupl
             await on_bar(bar, deps)
 
     assert deps.unconfirmed == {}
+
+
+async def test_a_signal_a_strategy_answers_its_fill_with_is_published_once_even_after_a_failed_publish() -> None:
+    bus = FlakyBus(1)
+    deps = StrategyDeps(StrategyEngine([LoadedStrategy("rec", Recorder, RecorderParams())]), bus,  # type: ignore[arg-type]
+                        SimulatedClock(START), "strategy@test")
+    fill = make_fill("rec")
+
+    with pytest.raises(PublishFailed):
+        await handle_fill(fill, deps)
+    await handle_fill(fill, deps)  # the retry
+    await handle_fill(fill, deps)  # a redelivery
+
+    (signal,) = bus.published
+    assert isinstance(signal, SignalGenerated) and signal.direction is Direction.EXIT
+    assert signal.causation_id == fill.message_id

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.strategy.adapters.partitions import OwnedPartition
 from services.strategy.domain import LoadedStrategy, StrategyEngine
-from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps, handle_fill
 from shared.contracts import BarClosed, Message, SignalGenerated
 from shared.runtime.clock import SimulatedClock
 
@@ -58,7 +58,7 @@ class FakeConsumer:
 
 def partition(engine: StrategyEngine, history: History, bus: RecordingBus | None = None) -> OwnedPartition:
     deps = StrategyDeps(engine, bus or RecordingBus(), SimulatedClock(START), "strategy@test")  # type: ignore[arg-type]
-    owned = OwnedPartition(3, lambda: deps, history.fetch, MARKET_HANDLERS)
+    owned = OwnedPartition(3, lambda: deps, history.fetch, MARKET_HANDLERS, handle_fill)
     owned.consumer = FakeConsumer()  # type: ignore[assignment]
     return owned
 
@@ -187,8 +187,8 @@ async def test_a_fill_reaches_the_strategy_only_once_its_symbol_is_warm_here():
     engine = recorder_engine()
     owned = partition(engine, History(bars))
 
-    owned.on_fill(make_fill("rec"))
+    await owned.on_fill(make_fill("rec"))
     await owned.handlers()[BarClosed](bars[0])
-    owned.on_fill(make_fill("rec"))
+    await owned.on_fill(make_fill("rec"))
 
     assert [kind for kind, _ in engine.instance("rec", "ORCL").seen] == ["bar", "fill"]

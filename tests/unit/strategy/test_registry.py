@@ -25,7 +25,7 @@ from .sample_strategies import NotAStrategy, Recorder
 
 def test_built_in_strategies_load_by_name():
     assert (load_strategy("sma_cross"), load_strategy("mean_reversion")) == (SmaCross, MeanReversion)
-    assert set(STRATEGIES) == {"sma_cross", "mean_reversion"}
+    assert set(STRATEGIES) == {"sma_cross", "mean_reversion", "limit_entry", "stop_limit_entry"}
 
 
 def test_a_strategy_loads_by_its_import_path():

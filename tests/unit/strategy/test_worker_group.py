@@ -10,7 +10,7 @@ from services.strategy.adapters import HistoryClient, WorkerGroup
 from services.strategy.adapters.partitions import OwnedPartition
 from services.strategy.domain import LoadedStrategy, StrategyEngine
 from services.strategy.domain.membership import owned_partitions
-from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps
+from services.strategy.handlers import MARKET_HANDLERS, StrategyDeps, handle_fill
 from shared.contracts import BarHistoryProvided, BarView, Message, RequestBarHistory, WorkerHeartbeatSent
 from shared.messaging.bus import Subscription
 from shared.messaging.errors import TransientError
@@ -76,7 +76,8 @@ def group(bus: FakeBus, clock: Clock, worker: str = "me") -> WorkerGroup:
         def new_state() -> StrategyDeps:
             return StrategyDeps(StrategyEngine([engine_spec]), bus, SimulatedClock(START), worker)  # type: ignore[arg-type]
 
-        return OwnedPartition(number, new_state, lambda *_: asyncio.sleep(0, result=[]), MARKET_HANDLERS)
+        return OwnedPartition(number, new_state, lambda *_: asyncio.sleep(0, result=[]), MARKET_HANDLERS,
+                              handle_fill)
 
     return WorkerGroup(bus, SimulatedClock(START), worker, new_partition,  # type: ignore[arg-type]
                        interval=0.5, timeout=2.0, prefetch=8, monotonic=clock)
@@ -182,7 +183,7 @@ async def test_a_fill_goes_to_the_partition_of_its_symbol_when_owned_here():
     owned = workers.owned[partition_of("ORCL", 16)]
     await owned.handlers()[type(make_bars([1])[0])](make_bars([1])[0])
 
-    workers.on_fill(make_fill("rec"))
+    await workers.on_fill(make_fill("rec"))
 
     assert [kind for kind, _ in owned.deps.engine.instance("rec", "ORCL").seen] == ["bar", "fill"]
 
