@@ -37,6 +37,7 @@ COMMANDS: dict[str, Subcommand] = {
     "dlq": Subcommand("tools.ops.dlq", "list, show, replay or purge dead letters"),
     "strategies": Subcommand("tools.ops.strategies", "list the strategies and their parameters, or describe one"),
     "backtest": Subcommand("tools.backtest.command", "replay bars through the four services in one process"),
+    "optimize": Subcommand("tools.optimize.command", "search strategy and settings parameters over backtests (optuna)"),
     "download": Subcommand("tools.market.download", "download historical OHLCV bars from an exchange to a CSV"),
     "up": Subcommand("tools.suite.up", "start the four services as local processes against RabbitMQ"),
     "run": Subcommand("tools.suite.run", "trade a replay of sample data (RabbitMQ if it answers, else in-process)"),

@@ -18,7 +18,6 @@ from shared.venues import open_exchange, venue_summary
 
 from .adapters import CsvBarFeed, MergedFeed, Pacer, ReplayFeed, SyntheticBarFeed
 from .adapters.archive import DataArchive
-from .adapters.ccxt_feed import CcxtFeed
 from .adapters.live_publisher import LivePublisher
 from .adapters.replay import PositionStore, Replay
 from .domain import BadRow, BarArchive, ColumnMapping
@@ -121,6 +120,8 @@ def _live(settings: DataSettings, bus: MessageBus, clock: Clock, registry: Colle
         else None
     history = history or archive
     assert history is not None
+    from .adapters.ccxt_feed import CcxtFeed  # ccxt loads slowly: only a live data service pays for it
+
     client = exchange if exchange is not None else open_exchange(settings.venue)
     summary = venue_summary(settings.venue)
     log.info("data service streaming %s live: %s, bars from %s (%s)", summary["exchange"],

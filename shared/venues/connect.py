@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import ccxt.pro
-
 from .settings import VenueMode, VenueSettings
 
 _SPOT_ONLY: dict[str, dict[str, Any]] = {
@@ -27,6 +25,8 @@ def open_exchange(settings: VenueSettings, *, private: bool = False) -> Any:
     """
     if settings.exchange is None:
         raise ValueError("no venue: set venue.exchange to a ccxt exchange id")
+    import ccxt.pro  # ccxt takes seconds and ~100 MB to import: only a service that talks to a venue pays
+
     cls = getattr(ccxt.pro, settings.exchange, None)
     if cls is None:
         raise ValueError(f"unknown exchange {settings.exchange!r}: ccxt.pro supports {', '.join(ccxt.pro.exchanges)}")

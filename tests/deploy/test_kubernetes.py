@@ -22,6 +22,9 @@ kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="pip ins
 
 SCHEMAS = Path(__file__).parent / "crd_schemas"
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+ON_DEMAND = ("optimize-job.yaml",)
+"""Manifests applied by hand when needed (``kubectl apply -f``), not part of the always-on suite the kustomization
+lists: the optimisation workers' Job."""
 CUSTOM = {"RabbitmqCluster": "rabbitmqcluster.json", "ScaledObject": "keda.json", "TriggerAuthentication": "keda.json"}
 
 
@@ -43,9 +46,52 @@ def deployment(service: str) -> dict[str, Any]:
 
 
 def test_kustomization_lists_every_manifest_and_only_existing_ones():
-    manifests = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    manifests = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml", *ON_DEMAND}
 
     assert set(resources()) == manifests
+    assert all((K8S / name).is_file() for name in ON_DEMAND)
+
+
+def optimize_job() -> dict[str, Any]:
+    (job,) = yaml_documents(K8S / "optimize-job.yaml")
+    return job
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_on_demand_manifests_validate_strictly_against_the_kubernetes_schemas(version):
+    for name in ON_DEMAND:
+        for doc in yaml_documents(K8S / name):
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_optimize_job_runs_workers_on_the_study_and_storage_of_its_environment():
+    job = optimize_job()
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = [e["name"] for e in container["env"]]
+    by_name = {e["name"]: e for e in container["env"]}
+
+    assert container["command"] + container["args"] == [
+        "tradebus", "optimize", "--worker", "--study", "$(STUDY)", "--storage", "$(STORAGE_URL)"]
+    assert by_name["STUDY"]["value"]
+    assert by_name["STORAGE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "tradebus-optimize-storage",
+                                                                   "key": "STORAGE_URL"}
+    assert "value" not in by_name["STORAGE_URL"], "the storage URL holds a password: it comes from the Secret"
+    assert set(env) == {"STUDY", "STORAGE_URL"}
+    assert job["spec"]["parallelism"] > 1 and "completions" not in job["spec"]
+    assert pod["restartPolicy"] in ("OnFailure", "Never")
+
+
+def test_the_optimize_job_runs_the_project_image_as_the_services_do():
+    pod = optimize_job()["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (service,) = deployment("strategy")["spec"]["template"]["spec"]["containers"]
+    strategy_pod = deployment("strategy")["spec"]["template"]["spec"]
+
+    assert container["image"] == service["image"]
+    assert pod["securityContext"] == strategy_pod["securityContext"]
+    assert container["securityContext"] == service["securityContext"]
+    assert optimize_job()["metadata"]["labels"]["app.kubernetes.io/part-of"] == "tradebus"
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

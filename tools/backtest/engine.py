@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from services.data.adapters import ReplayFeed
+from services.data.adapters import MarketMessage, MessagesFeed, ReplayFeed
 from services.data.adapters.replay import NoPositions, Replay
 from services.data.bootstrap import bootstrap as data_bootstrap
 from services.data.domain import BarHistory
@@ -137,11 +137,17 @@ def build_suite(config: BacktestConfig, bus: InMemoryBus, clock: SimulatedClock)
     return [data, strategy, execution, portfolio]
 
 
-async def run_backtest(config: BacktestConfig, *, progress: Progress | None = None) -> BacktestResult:
-    """Replay ``config.data`` through the four services and return the result; report progress if asked."""
+async def run_backtest(config: BacktestConfig, *, progress: Progress | None = None,
+                       events: Sequence[MarketMessage] | None = None) -> BacktestResult:
+    """Replay ``config.data`` through the four services and return the result; report progress if asked.
+
+    ``events``: market events already read (the optimiser parses a file once for many runs), replayed instead.
+    """
     clock = SimulatedClock(datetime(1, 1, 1, tzinfo=timezone.utc))
     bus = InMemoryBus(Topology(BACKTEST), strict=config.strict)
     data, *services = build_suite(config, bus, clock)
+    if events is not None:
+        data.deps.feed = MessagesFeed(events)
     for spec in bus.topology.suite_queues():
         await bus.declare(capped(spec))
     for app in (data, *services):

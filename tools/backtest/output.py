@@ -11,7 +11,6 @@ from typing import IO
 from rich.console import Console
 
 from .engine import BacktestConfig, BacktestResult
-from .html_report import write_html_report
 from .report import as_json, run_folder, summary, write_files
 
 RUNS = Path("var/backtest")
@@ -25,7 +24,11 @@ def present(result: BacktestResult, config: BacktestConfig, *, out: Path | None 
     stdout = stdout or sys.stdout
     folder = out or run_folder(RUNS, config.strategy, now)
     trades, equity = write_files(result, folder, config)
-    html = write_html_report(result, config, folder / "report.html") if report else None
+    html = None
+    if report:
+        from .html_report import write_html_report  # plotly loads slowly: only a run that asks for the report
+
+        html = write_html_report(result, config, folder / "report.html")
     if json_output:
         json.dump(as_json(result, config), stdout)
         stdout.write("\n")

@@ -96,6 +96,16 @@ def session(args: argparse.Namespace, tool: str) -> Iterator[ControlSession]:
         yield ControlSession(connection, Topology(args.namespace))
 
 
+def confirmed(args: argparse.Namespace, tool: str, command: Command, answer: type[Message]) -> Message:
+    """Publish ``command`` and return the ``answer`` event it caused; raise ``ToolError`` if none comes in time."""
+    with session(args, tool) as control:
+        control.send(command, [answer])
+        answers = of_type(control.wait(lambda seen: bool(seen), args.timeout), answer)
+    if not answers:
+        raise ToolError(f"no confirmation within {args.timeout:g} s: is the portfolio service running?")
+    return answers[0]
+
+
 def of_type(messages: Sequence[Message], kind: type[Message]) -> list[Message]:
     """Return the messages of ``kind``."""
     return [message for message in messages if isinstance(message, kind)]

@@ -82,6 +82,17 @@ class ReplayFeed(Feed):
             messages.close()  # type: ignore[attr-defined]
 
 
+class MessagesFeed(ReplayFeed):
+    """A replay of messages already read: every pass yields the same objects, in order."""
+
+    def __init__(self, messages: Sequence[MarketMessage]) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def _messages(self) -> Iterator[MarketMessage]:
+        yield from self.messages
+
+
 class MergedFeed(ReplayFeed):
     """Replay several feeds as one, in time order; ties go by symbol, then by the feeds' order."""
 
