@@ -21,7 +21,7 @@ from shared.contracts import Command, Message, decode, encode
 from shared.messaging.topology import ROUTES, Topology
 from tools.errors import ToolError
 from tools.ops.broker import connect, open_channel, resolve_url
-from tools.ops.options import add_broker_options
+from tools.ops.options import add_broker_options, resolve_namespace
 from tools.ops.tail import Tail
 
 SOURCE = "tradebus-cli"
@@ -29,7 +29,7 @@ SOURCE = "tradebus-cli"
 
 def add_control_options(parser: argparse.ArgumentParser) -> None:
     """Add the broker options and ``--timeout`` to ``parser``."""
-    add_broker_options(parser)
+    add_broker_options(parser, discover=True)
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="how long to wait for the services to answer (default: %(default)s s)")
 
@@ -93,7 +93,7 @@ def _decoded(type_name: str | None, body: bytes) -> Message | None:
 def session(args: argparse.Namespace, tool: str) -> Iterator[ControlSession]:
     """Open a control session from the parsed ``--url`` and ``--namespace``."""
     with connect(resolve_url(args.url), tool) as connection:
-        yield ControlSession(connection, Topology(args.namespace))
+        yield ControlSession(connection, Topology(resolve_namespace(connection, args.namespace, tool)))
 
 
 def confirmed(args: argparse.Namespace, tool: str, command: Command, answer: type[Message]) -> Message:

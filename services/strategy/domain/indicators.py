@@ -200,3 +200,31 @@ class RSI(_Indicator[float]):
         if self._loss == 0:
             return 50.0 if self._gain == 0 else 100.0
         return 100.0 - 100.0 / (1.0 + self._gain / self._loss)
+
+
+class Crossover:
+    """Tell when a fast SMA of closes crosses a slow one: +1 up, -1 down, 0 neither.
+
+    Averages are exact (``Decimal``); a zero difference neither crosses nor resets, and the first side the averages
+    settle on is not a cross.
+    """
+
+    __slots__ = ("_fast", "_slow", "_last_sign")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        self._fast: SMA[Decimal] = SMA(fast)
+        self._slow: SMA[Decimal] = SMA(slow)
+        self._last_sign = 0
+
+    def update(self, close: Decimal) -> int:
+        """Take one close; return the cross it made (+1, -1) or 0."""
+        fast = self._fast.update(close)
+        slow = self._slow.update(close)
+        if slow is None or fast is None:  # the fast average is defined whenever the slow one is
+            return 0
+        diff = fast - slow
+        sign = (diff > 0) - (diff < 0)
+        if sign == 0 or sign == self._last_sign:
+            return 0
+        previous, self._last_sign = self._last_sign, sign
+        return sign if previous else 0

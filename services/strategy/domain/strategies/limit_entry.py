@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from shared.contracts import BarClosed, OrderFilled, OrderType, Side
 
 from ..api import Strategy, StrategyContext, StrategyParams
-from ..indicators import SMA
+from ..indicators import Crossover
 
 
 class ProtectedEntryParams(StrategyParams):
@@ -57,9 +57,7 @@ class ProtectedEntry(Strategy[ParamsT]):
 
     def __init__(self, params: ParamsT, context: StrategyContext) -> None:
         super().__init__(params, context)
-        self._fast: SMA[Decimal] = SMA(params.fast)
-        self._slow: SMA[Decimal] = SMA(params.slow)
-        self._last_sign = 0
+        self._crossover = Crossover(params.fast, params.slow)
         self._in_trade = False
         self._stop_working = False
 
@@ -70,17 +68,7 @@ class ProtectedEntry(Strategy[ParamsT]):
 
     def on_bar(self, bar: BarClosed) -> None:
         """Update both averages with the close; enter on an up-cross, exit on a down-cross."""
-        fast = self._fast.update(bar.close)
-        slow = self._slow.update(bar.close)
-        if slow is None or fast is None:
-            return
-        diff = fast - slow
-        sign = (diff > 0) - (diff < 0)
-        if sign == 0 or sign == self._last_sign:
-            return
-        previous, self._last_sign = self._last_sign, sign
-        if not previous:
-            return
+        sign = self._crossover.update(bar.close)
         if sign > 0 and not self._in_trade:
             self._in_trade = self.enter(bar.close)
         elif sign < 0 and self._in_trade:

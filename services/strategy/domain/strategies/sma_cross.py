@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Self
 
 from pydantic import Field, model_validator
@@ -10,7 +9,7 @@ from pydantic import Field, model_validator
 from shared.contracts import BarClosed
 
 from ..api import Strategy, StrategyContext, StrategyParams
-from ..indicators import SMA
+from ..indicators import Crossover
 
 
 class SmaCrossParams(StrategyParams):
@@ -42,9 +41,7 @@ class SmaCross(Strategy[SmaCrossParams]):
 
     def __init__(self, params: SmaCrossParams, context: StrategyContext) -> None:
         super().__init__(params, context)
-        self._fast: SMA[Decimal] = SMA(params.fast)
-        self._slow: SMA[Decimal] = SMA(params.slow)
-        self._last_sign = 0
+        self._crossover = Crossover(params.fast, params.slow)
         self._wants_long = False
 
     @property
@@ -54,18 +51,8 @@ class SmaCross(Strategy[SmaCrossParams]):
 
     def on_bar(self, bar: BarClosed) -> None:
         """Update both averages with the close and emit a signal on a cross."""
-        close = bar.close
-        fast = self._fast.update(close)
-        slow = self._slow.update(close)
-        if slow is None or fast is None:  # the fast average is defined whenever the slow one is
-            return
-        diff = fast - slow
-        sign = (diff > 0) - (diff < 0)
-        if sign == 0 or sign == self._last_sign:
-            return
-        previous, self._last_sign = self._last_sign, sign
-        if previous:
-            self._crossed(up=sign > 0)
+        if cross := self._crossover.update(bar.close):
+            self._crossed(up=cross > 0)
 
     def _crossed(self, *, up: bool) -> None:
         if up:
