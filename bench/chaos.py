@@ -59,8 +59,13 @@ async def main(args: argparse.Namespace) -> int:
         options = SuiteOptions(amqp_url=broker.url, namespace="chaos", state_dir=work / "state", data=data,
                                symbols=symbols, timeframe="1m", speed=pace_for(data, args.minutes * 60))
         expected = await reference(options)
-        run = await run_chaos(broker, options, faults, total_events=len(symbols) * args.bars,
-                              outage_s=args.outage, out=lambda line: None, timeout=args.minutes * 60 * 4 + 600)
+        # the services' logs and the faults, for whoever must explain a run that went wrong
+        with (work / "suite.log").open("w") as log:
+            def keep(line: str) -> None:
+                log.write(line + "\n")
+
+            run = await run_chaos(broker, options, faults, total_events=len(symbols) * args.bars,
+                                  outage_s=args.outage, out=keep, timeout=args.minutes * 60 * 4 + 600)
     assert run.ledger is not None
     kinds = Counter(fault.kind for fault, _ in run.injected)
     print(f"faults injected: {sum(kinds.values())}: " + ", ".join(f"{k} {kinds[k]}" for k in FAULT_KINDS))
