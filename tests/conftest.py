@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -79,3 +80,13 @@ def delete_namespace(url: str, topology: Topology, queues: set[str]) -> None:
             channel.exchange_delete(exchange)
     finally:
         connection.close()
+
+
+@pytest.fixture
+def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Give a test its own sys.path and forget the modules it loaded (tests that load strategy files)."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]

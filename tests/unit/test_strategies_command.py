@@ -6,8 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,13 +36,7 @@ class Breakout(Strategy[BreakoutParams]):
 '''
 
 
-@pytest.fixture(autouse=True)
-def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_imports")  # tests/conftest.py
 
 
 def listing(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:

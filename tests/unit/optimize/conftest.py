@@ -11,12 +11,16 @@ from tests.paths import ORCL_SAMPLE
 BARS = 1_000
 
 
+def orcl_head(path: Path, bars: int) -> Path:
+    """Write the header and the first ``bars`` bars of the ORCL sample to ``path``."""
+    with ORCL_SAMPLE.open() as source:
+        path.write_text("".join(line for _, line in zip(range(bars + 1), source)))
+    return path
+
+
 @pytest.fixture(scope="session")
 def small_series(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("optimize-data") / "orcl-small.csv"
-    with ORCL_SAMPLE.open() as source:
-        path.write_text("".join(line for _, line in zip(range(BARS + 1), source)))
-    return path
+    return orcl_head(tmp_path_factory.mktemp("optimize-data") / "orcl-small.csv", BARS)
 
 
 @pytest.fixture

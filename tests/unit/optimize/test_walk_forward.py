@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import ORCL_SAMPLE
+from tests.unit.optimize.conftest import orcl_head
 from tools.cli import main
 from tools.errors import UsageError
 from tools.optimize.evaluate import Evaluator
@@ -29,10 +29,7 @@ def days(count: int) -> list[datetime]:
 
 @pytest.fixture(scope="module")
 def series(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("walk-forward-data") / "orcl-1500.csv"
-    with ORCL_SAMPLE.open() as source:
-        path.write_text("".join(line for _, line in zip(range(BARS + 1), source)))
-    return path
+    return orcl_head(tmp_path_factory.mktemp("walk-forward-data") / "orcl-1500.csv", BARS)
 
 
 def optimize(series: Path, folder: Path, name: str, *extra: str) -> tuple[int, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,14 +25,7 @@ class Breakout(Strategy[BreakoutParams]):
 '''
 
 
-@pytest.fixture(autouse=True)
-def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Give each test its own sys.path and forget the modules it loaded."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_imports")  # tests/conftest.py
 
 
 def write(folder: Path, name: str, text: str) -> Path:
